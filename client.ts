@@ -1,0 +1,395 @@
+/**
+ * `AsyncRPC`, the asynchronous MPRPC client.
+ *
+ * @module
+ */
+import { parseAddress } from "./src/address.ts";
+import { Codec } from "./src/codec.ts";
+import { Connection } from "./src/connection.ts";
+import {
+  errorFromCode,
+  LoginError,
+  MprpcError,
+  ProtocolException,
+  RpcUnavailableException,
+  TimeoutException,
+} from "./src/errors.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE } from "./src/framing.ts";
+import { connect } from "./src/platform.deno.ts";
+import {
+  Code,
+  type Compression,
+  type ErrorData,
+  type HandshakeReply,
+  isMap,
+  type Message,
+  VERSION,
+} from "./src/protocol.ts";
+
+/** Options of {@linkcode AsyncRPC}. */
+export interface ClientOptions {
+  /**
+   * Seconds between heartbeat pings. Default: half the `TIMEOUT` the server announces, so an
+   * idle connection stays open; `0` sends none.
+   */
+  heartbeat?: number;
+  /** JSON instead of MessagePack; must match the server. Default `false`. */
+  debug?: boolean;
+  /** Compression; must match the server. Default `null`. */
+  compression?: Compression | null;
+  /** Seconds a call may wait for its answer before failing with 504. Default: no limit. */
+  timeout?: number;
+  /** Seconds to connect and authenticate before giving up. Default `10`. */
+  connectTimeout?: number;
+  /** The most bytes one incoming message may have. Default 64 MiB. */
+  maxMessageSize?: number;
+}
+
+/**
+ * A remote method: call it to call the method, or read a property for a dotted name
+ * (`rpc.system.listMethods`). Resolves to the result, or to an `AsyncIterable` for a stream.
+ */
+export interface RemoteMethod {
+  // deno-lint-ignore no-explicit-any
+  <T = any>(...args: unknown[]): Promise<T>;
+  /** The method `<this name>.<name>`. */
+  readonly [name: string]: RemoteMethod;
+}
+
+/** Attribute-style access to remote methods. */
+export type Remote = { readonly [name: string]: RemoteMethod };
+
+/** An {@linkcode AsyncRPC} with attribute-style calls typed. */
+export type AsyncRPCClient = AsyncRPC & Remote;
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: MprpcError): void;
+  timer?: ReturnType<typeof setTimeout>;
+  stream?: ReadableStreamDefaultController<unknown>;
+  cancelled?: boolean;
+}
+
+// Properties the Proxy must not turn into calls: `await rpc` looks up `then`.
+const NOT_METHODS = new Set(["then", "catch", "finally", "toJSON", "inspect"]);
+
+function remoteMethod(client: AsyncRPC, name: string): RemoteMethod {
+  return new Proxy(() => {}, {
+    apply: (_target, _this, args) => client.call(name, args),
+    get: (_target, prop) =>
+      typeof prop === "symbol" || NOT_METHODS.has(prop)
+        ? undefined
+        : remoteMethod(client, `${name}.${prop}`),
+  }) as unknown as RemoteMethod;
+}
+
+/**
+ * The asynchronous MPRPC client. Remote methods are called as attributes through a Proxy; a
+ * remote method whose name collides with one of this class's members is reached with
+ * {@linkcode AsyncRPC.call}.
+ *
+ * @example
+ * ```ts ignore
+ * import { AsyncRPC } from "./client.ts";
+ * await using rpc = await AsyncRPC.connect("tcp://admin:admin@127.0.0.1:5000");
+ * console.log(await rpc.system.listMethods());
+ * console.log(await rpc.testfunc(5, 4)); // 9
+ * for await (const item of await rpc.testcorogen(1, 2)) console.log(item);
+ * ```
+ */
+export class AsyncRPC implements AsyncDisposable {
+  readonly #address: ReturnType<typeof parseAddress>;
+  readonly #options: ClientOptions;
+  readonly #pending = new Map<string, PendingCall>();
+  #conn?: Connection;
+  #reading?: Promise<void>;
+  #heartbeat?: ReturnType<typeof setInterval>;
+  #closeReason?: MprpcError;
+  #remoteInfo?: HandshakeReply;
+  #codec?: Promise<Codec>;
+  readonly #proxy: this;
+
+  /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode AsyncRPC.connect} next. */
+  constructor(url: string, options: ClientOptions = {}) {
+    this.#address = parseAddress(url);
+    this.#options = options;
+    // Members are bound to the real instance, whose private fields a Proxy cannot reach;
+    // methods that return `this` return the Proxy.
+    this.#proxy = new Proxy(this, {
+      get(target, prop) {
+        if (typeof prop === "symbol" || prop in target) {
+          const value = Reflect.get(target, prop, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return NOT_METHODS.has(prop) ? undefined : remoteMethod(target, prop);
+      },
+    });
+    return this.#proxy;
+  }
+
+  /** Creates a client and connects it. */
+  static async connect(url: string, options?: ClientOptions): Promise<AsyncRPCClient> {
+    return await new AsyncRPC(url, options).connect() as AsyncRPCClient;
+  }
+
+  /** The server's handshake reply (`VERSION`, `DESC`, `DEBUG`, `COMPRESER`, `TIMEOUT`). */
+  get remoteInfo(): HandshakeReply | undefined {
+    return this.#remoteInfo;
+  }
+
+  /** Whether the connection is open. */
+  get connected(): boolean {
+    return this.#conn?.open ?? false;
+  }
+
+  /** Connects and authenticates; rejects with `LoginError` if the server refuses. */
+  async connect(): Promise<this> {
+    if (this.connected) return this.#proxy;
+    const { hostname, port, username, password } = this.#address;
+    const limit = (this.#options.connectTimeout ?? 10) * 1000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TimeoutException(`no handshake from ${hostname}:${port} in ${limit} ms`)),
+        limit,
+      );
+    });
+    const socket = connect({ hostname, port });
+    try {
+      this.#codec ??= Codec.create({
+        debug: this.#options.debug,
+        compression: this.#options.compression,
+        maxMessageSize: this.#options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      });
+      const conn = new Connection(await Promise.race([socket, timeout]), await this.#codec, {
+        maxMessageSize: this.#options.maxMessageSize,
+      });
+      const reader = conn.messages.getReader();
+      const reply = Promise.race([this.#handshake(conn, reader, username, password), timeout]);
+      try {
+        this.#remoteInfo = await reply;
+      } catch (err) {
+        reader.releaseLock();
+        conn.abort();
+        throw err;
+      }
+      this.#conn = conn;
+      this.#closeReason = undefined;
+      this.#reading = this.#read(reader);
+      this.#startHeartbeat();
+      return this.#proxy;
+    } catch (err) {
+      socket.then((s) => s.close(), () => {});
+      if (err instanceof MprpcError) throw err;
+      throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${err}`, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #handshake(
+    conn: Connection,
+    reader: ReadableStreamDefaultReader<unknown>,
+    username: string | null,
+    password: string | null,
+  ): Promise<HandshakeReply> {
+    await conn.send({ MPRPC: VERSION, AUTH: { USERNAME: username, PASSWORD: password } });
+    let reply: unknown;
+    try {
+      reply = (await reader.read()).value;
+    } catch (cause) {
+      throw new ProtocolException(
+        "could not decode the server's handshake reply: do the debug and compression options match the server's?",
+        { cause },
+      );
+    }
+    if (!isMap(reply)) {
+      throw new RpcUnavailableException("the server closed the connection during the handshake");
+    }
+    if (reply.CODE === Code.LOGIN_ERROR) throw new LoginError("the server refused the credentials");
+    if (reply.CODE !== Code.HANDSHAKE) {
+      throw errorFromCode(
+        Number(reply.CODE),
+        `unexpected handshake reply ${JSON.stringify(reply)}`,
+      );
+    }
+    return reply as unknown as HandshakeReply;
+  }
+
+  /**
+   * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
+   * `AsyncIterable` (a `ReadableStream`) of the items of a streamed result.
+   */
+  // deno-lint-ignore no-explicit-any
+  async call<T = any>(
+    method: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+  ): Promise<T> {
+    const conn = this.#connection();
+    const id = crypto.randomUUID();
+    const answer = new Promise<unknown>((resolve, reject) => {
+      const pending: PendingCall = { resolve, reject };
+      const timeout = this.#options.timeout;
+      if (timeout) {
+        pending.timer = setTimeout(() => {
+          this.#pending.delete(id);
+          reject(new TimeoutException(`'${method}' did not answer within ${timeout} s`, { id }));
+        }, timeout * 1000);
+      }
+      this.#pending.set(id, pending);
+    });
+    try {
+      await conn.send(this.#request(id, method, true, args, kwargs));
+    } catch (err) {
+      clearTimeout(this.#pending.get(id)?.timer);
+      this.#pending.delete(id);
+      throw err;
+    }
+    return await answer as T;
+  }
+
+  /**
+   * Calls `method` without waiting for its outcome (`RETURN: false`); resolves to the call's ID
+   * once sent. Fetch the outcome later with `rpc.system.getresult(id)`.
+   */
+  async delay(
+    method: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+  ): Promise<string> {
+    const id = crypto.randomUUID();
+    await this.#connection().send(this.#request(id, method, false, args, kwargs));
+    return id;
+  }
+
+  /** Closes the connection and reconnects. */
+  async reconnect(): Promise<this> {
+    await this.close();
+    return await this.connect();
+  }
+
+  /** Closes the connection; calls still waiting fail with `RpcUnavailableException`. */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#closeReason ??= new RpcUnavailableException("the client closed the connection");
+    await this.#conn?.close();
+    await this.#reading;
+  }
+
+  /** Closes the client: `await using rpc = await AsyncRPC.connect(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #connection(): Connection {
+    if (this.#conn?.open) return this.#conn;
+    throw this.#closeReason ?? new RpcUnavailableException("not connected: call connect() first");
+  }
+
+  #request(
+    id: string,
+    method: string,
+    wantsReturn: boolean,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ) {
+    if (typeof method !== "string") throw new TypeError("the method name must be a string");
+    const message: Message = {
+      MPRPC: VERSION,
+      ID: id,
+      METHOD: method,
+      RETURN: wantsReturn,
+      ARGS: args,
+    };
+    if (Object.keys(kwargs).length > 0) message.KWARGS = kwargs;
+    return message;
+  }
+
+  #startHeartbeat(): void {
+    const announced = Number(this.#remoteInfo?.TIMEOUT) || 0;
+    const seconds = this.#options.heartbeat ?? announced / 2;
+    if (seconds <= 0) return;
+    this.#heartbeat = setInterval(() => {
+      this.#conn?.send({ MPRPC: VERSION, HEARTBEAT: "ping" }).catch(() => {});
+    }, seconds * 1000);
+  }
+
+  async #read(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) this.#receive(r.value);
+    } catch (err) {
+      this.#closeReason ??= err instanceof MprpcError
+        ? err
+        : new RpcUnavailableException(`connection failed: ${err}`, { cause: err });
+    } finally {
+      clearInterval(this.#heartbeat);
+      this.#conn?.abort();
+      const reason = this.#closeReason ??= new RpcUnavailableException(
+        "the server closed the connection",
+      );
+      for (const pending of this.#pending.values()) this.#settleWithError(pending, reason);
+      this.#pending.clear();
+    }
+  }
+
+  #receive(message: unknown): void {
+    if (!isMap(message) || message.MPRPC !== VERSION) {
+      this.#closeReason = new ProtocolException(
+        `not an MPRPC ${VERSION} message: ${JSON.stringify(message)}`,
+      );
+      return this.#conn?.abort();
+    }
+    const code = Number(message.CODE);
+    const body = message.MESSAGE;
+    if (!isMap(body)) {
+      // Connection-level: a pong, or the reason the server is about to close the connection.
+      if (code >= 500) {
+        this.#closeReason = errorFromCode(code, `the server closed the connection (${code})`);
+      }
+      return;
+    }
+    const id = String(body.ID);
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
+      this.#pending.delete(id);
+      const error = errorFromCode(code, String(body.MESSAGE ?? ""), {
+        id,
+        exception: typeof body.EXCEPTION === "string" ? body.EXCEPTION : undefined,
+        data: isMap(body.DATA) ? body.DATA as unknown as ErrorData : undefined,
+      });
+      return this.#settleWithError(pending, error);
+    }
+    switch (code) {
+      case Code.RESULT:
+      case Code.EXPIRE_WARNING:
+        this.#pending.delete(id);
+        return pending.resolve(body.RESULT);
+      case Code.STREAM_OPEN:
+      case Code.EXPIRE_STREAM_WARNING:
+        return pending.resolve(
+          new ReadableStream({
+            start: (controller) => void (pending.stream = controller),
+            // Without a cancel extension the server keeps sending: drop its items until the end.
+            cancel: () => void (pending.cancelled = true),
+          }, { highWaterMark: Infinity }),
+        );
+      case Code.STREAM_ITEM:
+        if (!pending.cancelled) pending.stream?.enqueue(body.RESULT);
+        return;
+      case Code.STREAM_END:
+        this.#pending.delete(id);
+        if (!pending.cancelled) pending.stream?.close();
+    }
+  }
+
+  #settleWithError(pending: PendingCall, error: MprpcError): void {
+    clearTimeout(pending.timer);
+    if (!pending.stream) return pending.reject(error);
+    if (!pending.cancelled) pending.stream.error(error);
+  }
+}

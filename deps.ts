@@ -1,0 +1,13 @@
+/**
+ * Every third-party module the library uses, pinned by `npm:` specifier so that importing
+ * `mod.ts` from a URL needs no import map.
+ *
+ * @module
+ */
+export { Decoder, Encoder } from "npm:@msgpack/msgpack@^3.1.3";
+
+/** bzip2, loaded only when a connection asks for `bz2` (pure JavaScript). */
+export const loadBzip2 = () => import("npm:@ledgerhq/compressjs@^1.3.2");
+
+/** xz (.xz container), loaded only when a connection asks for `lzma` (native via Node-API). */
+export const loadXz = () => import("npm:@napi-rs/lzma@^1.5.3/xz");

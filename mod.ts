@@ -1,0 +1,44 @@
+/**
+ * mprpc: MPRPC, the MessagePack RPC protocol of the Python library pymprpc, for Deno and Node.
+ * Wire-compatible with pymprpc servers and clients in both directions.
+ *
+ * @example A server and a client
+ * ```ts
+ * import { AsyncRPC, Server } from "./mod.ts";
+ *
+ * await using server = new Server({ port: 0 });
+ * server.registerIntrospectionFunctions();
+ * server.registerFunction(function testfunc(a: number, b: number) {
+ *   return a + b;
+ * });
+ * server.registerFunction(async function* testcorogen(a: number, b: number) {
+ *   for (let i = a; i < b; i++) yield i;
+ * });
+ * await server.listen();
+ *
+ * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+ * console.log(await rpc.testfunc(5, 4)); // 9
+ * console.log(await rpc.call("testfunc", [], { a: 1, b: 2 })); // 3
+ * for await (const item of await rpc.testcorogen(0, 3)) console.log(item); // 0 1 2
+ * ```
+ *
+ * @module
+ */
+export { Server, type ServerOptions } from "./server.ts";
+export type { Credential, Handler, InstanceOptions, MethodOptions } from "./server.ts";
+export {
+  AsyncRPC,
+  type AsyncRPCClient,
+  type ClientOptions,
+  type Remote,
+  type RemoteMethod,
+} from "./client.ts";
+export * from "./src/errors.ts";
+export {
+  Code,
+  type Compression,
+  type ErrorData,
+  type HandshakeReply,
+  TERMINATOR,
+  VERSION,
+} from "./src/protocol.ts";

@@ -1,0 +1,93 @@
+/**
+ * One peer, client or server side: decoded messages in, messages out.
+ *
+ * Inbound is a pipeline of Web stream stages, socket → {@linkcode FrameSplitter} →
+ * {@linkcode MessageDecoder}. Outbound, {@linkcode Connection.send} encodes and checks each message
+ * itself, so that one that cannot be framed fails only its caller, then hands it to a
+ * {@linkcode FrameJoiner} that coalesces frames into few socket writes.
+ *
+ * @module
+ */
+import { type Codec, MessageDecoder } from "./codec.ts";
+import { RpcUnavailableException } from "./errors.ts";
+import { assertFramable, FrameJoiner, FrameSplitter } from "./framing.ts";
+import type { Socket } from "./platform.ts";
+import type { Message } from "./protocol.ts";
+
+/** Options of {@linkcode Connection}. */
+export interface ConnectionOptions {
+  /** The most bytes one inbound message may have. */
+  maxMessageSize?: number;
+}
+
+/** A framed, encoded message channel over one socket. */
+export class Connection {
+  /** Decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
+  readonly messages: ReadableStream<unknown>;
+  /** `host:port` of the peer. */
+  readonly remoteAddress: string;
+  /** `Date.now()` of the last message sent (the idle timeout counts from it). */
+  lastWrite: number = Date.now();
+
+  readonly #socket: Socket;
+  readonly #codec: Codec;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #flushed: Promise<void>;
+  #open = true;
+
+  /** Wraps `socket`, encoding with `codec`. */
+  constructor(socket: Socket, codec: Codec, options: ConnectionOptions = {}) {
+    this.#socket = socket;
+    this.#codec = codec;
+    this.remoteAddress = socket.remoteAddress;
+    this.messages = socket.readable
+      .pipeThrough(new FrameSplitter(options))
+      .pipeThrough(new MessageDecoder(codec));
+    const joiner = new FrameJoiner();
+    this.#writer = joiner.writable.getWriter();
+    // A failed write means the peer is gone; the reader sees the same and ends the session.
+    this.#flushed = joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
+  }
+
+  /** Whether messages can still be sent. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Sends one message. Rejects with `ResultLimitError` if its encoding contains the terminator
+   * (nothing is sent), or `RpcUnavailableException` once the connection is closing. Resolves when
+   * the message is queued, waiting first if too much is queued already.
+   */
+  send(message: Message): Promise<void> {
+    if (!this.#open) return Promise.reject(new RpcUnavailableException("connection is closed"));
+    const payload = this.#codec.encode(message);
+    return payload instanceof Uint8Array
+      ? this.#queue(payload)
+      : payload.then((p) => this.#queue(p));
+  }
+
+  #queue(payload: Uint8Array): Promise<void> {
+    assertFramable(payload);
+    if (!this.#open) return Promise.reject(new RpcUnavailableException("connection is closed"));
+    this.lastWrite = Date.now();
+    return this.#writer.write(payload);
+  }
+
+  /** Sends what is queued, then closes the socket. */
+  async close(): Promise<void> {
+    if (this.#open) {
+      this.#open = false;
+      await this.#writer.close().catch(() => {});
+    }
+    await this.#flushed;
+    this.#socket.close();
+  }
+
+  /** Closes the socket at once, dropping anything queued. */
+  abort(): void {
+    this.#open = false;
+    this.#writer.abort().catch(() => {});
+    this.#socket.close();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The runtime interface: the only things mprpc needs from Deno or Node. `platform.deno.ts`
+ * implements it here; the npm build swaps in `platform.node.ts`. No other file knows which
+ * runtime it runs on.
+ *
+ * @module
+ */
+
+/** A TCP connection as a pair of Web streams. */
+export interface Socket {
+  /** Bytes from the peer; ends (never errors) when either side closes the connection. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  readonly writable: WritableStream<Uint8Array>;
+  /** `host:port` of the peer, for logs. */
+  readonly remoteAddress: string;
+  /** Closes the connection at once; safe to call more than once. */
+  close(): void;
+}
+
+/** A listening TCP socket. */
+export interface Listener extends AsyncIterable<Socket> {
+  /** The bound address; `port` is the real port when 0 was asked for. */
+  readonly addr: { hostname: string; port: number };
+  /** Stops accepting; ends the iteration. */
+  close(): void;
+}
+
+/** Where to listen or connect. */
+export interface Address {
+  /** Host name or IP address. */
+  hostname: string;
+  /** TCP port; 0 when listening lets the OS choose. */
+  port: number;
+}

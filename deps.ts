@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-import-prefix -- mod.ts must import from a URL without an import map
 /**
  * Every third-party module the library uses, pinned by `npm:` specifier so that importing
  * `mod.ts` from a URL needs no import map.

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Credential } from "./src/auth.ts";
+import type { Credential } from "./src/auth.ts";
 import { Codec } from "./src/codec.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./src/framing.ts";
 import { listen, onShutdownSignal } from "./src/platform.deno.ts";

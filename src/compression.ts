@@ -55,9 +55,9 @@ function checked(data: Uint8Array, limit: number): Uint8Array {
 async function bz2(): Promise<Compressor> {
   const { Bzip2 } = (await loadBzip2()).default;
   return {
-    compress: (data) => Promise.resolve(Uint8Array.from(Bzip2.compressFile(data))),
-    decompress: (data, limit) =>
-      Promise.resolve(checked(Uint8Array.from(Bzip2.decompressFile(data)), limit)),
+    compress: async (data) => Uint8Array.from(Bzip2.compressFile(data)),
+    // compressjs decodes in one go, so the limit can only be checked afterwards.
+    decompress: async (data, limit) => checked(Uint8Array.from(Bzip2.decompressFile(data)), limit),
   };
 }
 

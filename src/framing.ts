@@ -37,7 +37,9 @@ export function indexOfTerminator(bytes: Uint8Array, from = 0): number {
  */
 export function assertFramable(payload: Uint8Array): void {
   if (indexOfTerminator(payload) !== -1) {
-    throw new ResultLimitError("the encoded message contains the ##PRO-END## terminator");
+    throw new ResultLimitError(
+      "the encoded message contains the frame terminator, which MPRPC 0.1 cannot escape",
+    );
   }
 }
 

@@ -47,7 +47,6 @@ function wrap(conn: Deno.TcpConn): Socket {
       controller.enqueue(buffer.subarray(0, n));
       buffer = new Uint8Array(READ_SIZE);
     },
-    cancel: close,
   }, { highWaterMark: 0 });
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {

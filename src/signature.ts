@@ -107,13 +107,9 @@ function splitAssignment(text: string): number {
 /** The declared parameters of `fn`, read from its source. */
 export function parametersOf(fn: (...args: never[]) => unknown): Parameter[] {
   const src = Function.prototype.toString.call(fn);
+  // Bound and built-in functions hide their parameters: accept any positional arguments.
   if (src.endsWith("{ [native code] }")) {
-    return Array.from({ length: fn.length }, (_, i) => ({
-      name: `arg${i}`,
-      text: `arg${i}`,
-      optional: false,
-      rest: false,
-    }));
+    return [{ name: "args", text: "...args", optional: false, rest: true }];
   }
   return splitTopLevel(parameterText(src)).map(parseParameter);
 }

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { ProtocolException, ResultLimitError } from "../mod.ts";
+import { assertFramable, FrameJoiner, FrameSplitter, indexOfTerminator } from "../src/framing.ts";
+import { TERM } from "./helpers.ts";
+
+const text = new TextEncoder();
+const bytes = (s: string) => text.encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function split(chunks: Uint8Array[], maxMessageSize?: number): Promise<string[]> {
+  const out: string[] = [];
+  for await (
+    const frame of ReadableStream.from(chunks).pipeThrough(new FrameSplitter({ maxMessageSize }))
+  ) {
+    out.push(str(frame));
+  }
+  return out;
+}
+
+Deno.test("splitter: frames split at every byte offset come out whole", async () => {
+  const wire = bytes("first##PRO-END##second message##PRO-END####PRO-END##x#y##PRO-END##");
+  const expected = ["first", "second message", "", "x#y"];
+  for (let cut = 0; cut <= wire.length; cut++) {
+    assert.deepEqual(await split([wire.slice(0, cut), wire.slice(cut)]), expected, `cut at ${cut}`);
+  }
+});
+
+Deno.test("splitter: one byte per chunk", async () => {
+  const wire = bytes("ab##PRO-END##c##PRO-END##");
+  assert.deepEqual(await split([...wire].map((b) => new Uint8Array([b]))), ["ab", "c"]);
+});
+
+Deno.test("splitter: a near-terminator is payload, not a boundary", async () => {
+  const wire = bytes("a##PRO-END#b##PRO-END##");
+  assert.deepEqual(await split([wire.slice(0, 5), wire.slice(5)]), ["a##PRO-END#b"]);
+});
+
+Deno.test("splitter: bytes past maxMessageSize without a terminator error the stream", async () => {
+  await assert.rejects(split([bytes("x".repeat(20))], 16), ProtocolException);
+  await assert.rejects(
+    split([bytes("x".repeat(10)), bytes("x".repeat(10))], 16),
+    ProtocolException,
+  );
+  assert.deepEqual(await split([bytes("x".repeat(16) + "##PRO-END##")], 16), ["x".repeat(16)]);
+  await assert.rejects(split([bytes("x".repeat(17) + "##PRO-END##")], 16), ProtocolException);
+});
+
+Deno.test("splitter: a straddling frame larger than the limit is refused", async () => {
+  const wire = bytes("x".repeat(17) + "##PRO-END##");
+  await assert.rejects(split([wire.slice(0, 20), wire.slice(20)], 18), ProtocolException);
+});
+
+Deno.test("indexOfTerminator finds the first terminator only when whole", () => {
+  assert.equal(indexOfTerminator(bytes("##PRO-END")), -1);
+  assert.equal(indexOfTerminator(bytes("a#b##PRO-END##")), 3);
+  assert.equal(indexOfTerminator(bytes("##PRO-END####PRO-END##"), 1), 11);
+});
+
+Deno.test("assertFramable refuses a payload holding the terminator", () => {
+  assert.throws(() => assertFramable(bytes("a##PRO-END##b")), ResultLimitError);
+  assertFramable(bytes("a##PRO-END#b"));
+});
+
+Deno.test("joiner: frames written while the reader is busy come out as one buffer", async () => {
+  const joiner = new FrameJoiner();
+  const writer = joiner.writable.getWriter();
+  const reader = joiner.readable.getReader();
+  await writer.write(bytes("a"));
+  assert.equal(str((await reader.read()).value!), "a##PRO-END##");
+  await Promise.all([
+    writer.write(bytes("b")),
+    writer.write(bytes("cd")),
+    writer.write(bytes("e")),
+  ]);
+  assert.equal(str((await reader.read()).value!), "b##PRO-END##cd##PRO-END##e##PRO-END##");
+  await writer.close();
+  assert.equal((await reader.read()).done, true);
+});
+
+Deno.test("joiner: a write waits while more than highWaterMark bytes are queued", async () => {
+  const joiner = new FrameJoiner({ highWaterMark: 4 });
+  const writer = joiner.writable.getWriter();
+  const reader = joiner.readable.getReader();
+  let written = false;
+  const write = writer.write(new Uint8Array(10)).then(() => written = true);
+  await Promise.resolve();
+  await Promise.resolve();
+  assert.equal(written, false);
+  const { value } = await reader.read();
+  assert.equal(value!.length, 10 + TERM.length);
+  await write;
+  assert.equal(written, true);
+  await writer.close();
+});

@@ -1,0 +1,114 @@
+/** Shared test fixtures: servers on 127.0.0.1:0 and a raw wire client independent of src/. */
+import { Server, type ServerOptions } from "../mod.ts";
+import { decode, encode } from "./test_deps.ts";
+
+export const TERM = new TextEncoder().encode("##PRO-END##");
+
+/** A listening server on an OS-chosen port; `setup` registers its methods. */
+export async function startServer(
+  options: ServerOptions = {},
+  setup: (server: Server) => void = () => {},
+): Promise<Server> {
+  const server = new Server({ hostname: "127.0.0.1", port: 0, ...options });
+  setup(server);
+  await server.listen();
+  return server;
+}
+
+/** The client URL of `server`. */
+export function urlOf(server: Server, credentials = "admin:admin"): string {
+  return `tcp://${credentials}@127.0.0.1:${server.addr.port}`;
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * A deliberately simple MPRPC peer for wire-level tests: frames with a naive search, encodes
+ * with plain msgpack (or JSON), and exposes raw bytes.
+ */
+export class WireClient {
+  #conn: Deno.TcpConn;
+  #buffer = new Uint8Array(0);
+  #json: boolean;
+
+  private constructor(conn: Deno.TcpConn, json: boolean) {
+    this.#conn = conn;
+    this.#json = json;
+  }
+
+  static async open(port: number, options: { json?: boolean } = {}): Promise<WireClient> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.setNoDelay(true);
+    return new WireClient(conn, options.json ?? false);
+  }
+
+  async sendRaw(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+  }
+
+  encode(message: unknown): Uint8Array {
+    return this.#json ? new TextEncoder().encode(JSON.stringify(message)) : encode(message);
+  }
+
+  async send(message: unknown): Promise<void> {
+    const payload = this.encode(message);
+    const frame = new Uint8Array(payload.length + TERM.length);
+    frame.set(payload);
+    frame.set(TERM, payload.length);
+    await this.sendRaw(frame);
+  }
+
+  /** The next message, or `undefined` once the server closed the connection. */
+  async next(): Promise<Record<string, unknown> | undefined> {
+    while (true) {
+      const at = indexOf(this.#buffer, TERM);
+      if (at !== -1) {
+        const payload = this.#buffer.slice(0, at);
+        this.#buffer = this.#buffer.slice(at + TERM.length);
+        return (this.#json
+          ? JSON.parse(new TextDecoder().decode(payload))
+          : decode(payload)) as Record<
+            string,
+            unknown
+          >;
+      }
+      const chunk = new Uint8Array(65536);
+      let n: number | null;
+      try {
+        n = await this.#conn.read(chunk);
+      } catch {
+        n = null;
+      }
+      if (n === null) return undefined;
+      const joined = new Uint8Array(this.#buffer.length + n);
+      joined.set(this.#buffer);
+      joined.set(chunk.subarray(0, n), this.#buffer.length);
+      this.#buffer = joined;
+    }
+  }
+
+  /** Sends the handshake and returns the reply. */
+  async login(username: string | null = "admin", password: string | null = "admin") {
+    await this.send({ MPRPC: "0.1", AUTH: { USERNAME: username, PASSWORD: password } });
+    return await this.next();
+  }
+
+  /** Sends a call. */
+  call(id: string, method: string, args: unknown[] = [], extra: Record<string, unknown> = {}) {
+    return this.send({ MPRPC: "0.1", ID: id, METHOD: method, RETURN: true, ARGS: args, ...extra });
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the server
+    }
+  }
+}

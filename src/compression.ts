@@ -55,9 +55,10 @@ function checked(data: Uint8Array, limit: number): Uint8Array {
 async function bz2(): Promise<Compressor> {
   const { Bzip2 } = (await loadBzip2()).default;
   return {
-    compress: async (data) => Uint8Array.from(Bzip2.compressFile(data)),
+    compress: (data) => Promise.resolve(data).then((d) => Uint8Array.from(Bzip2.compressFile(d))),
     // compressjs decodes in one go, so the limit can only be checked afterwards.
-    decompress: async (data, limit) => checked(Uint8Array.from(Bzip2.decompressFile(data)), limit),
+    decompress: (data, limit) =>
+      Promise.resolve(data).then((d) => checked(Uint8Array.from(Bzip2.decompressFile(d)), limit)),
   };
 }
 

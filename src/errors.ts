@@ -49,66 +49,82 @@ export class MprpcError extends Error {
 
 /** 300: the result of a method marked as expiring (deprecated). */
 export class ExpireWarning extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.EXPIRE_WARNING;
 }
 /** 301: the result of a stream method marked as expiring (deprecated). */
 export class ExpireStreamWarning extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.EXPIRE_STREAM_WARNING;
 }
 /** 400: a malformed call (no `METHOD`, bad `ARGS` type, …). */
 export class RequestError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.REQUEST_ERROR;
 }
 /** 401: no such method. */
 export class NotFindError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.NOT_FOUND;
 }
 /** 402: the arguments do not fit the method's signature. */
 export class ParamError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.PARAM_ERROR;
 }
 /** 403: the method exists but this caller may not call it. */
 export class RestrictAccessError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.RESTRICT_ACCESS;
 }
 /** 404: the method threw. */
 export class RPCRuntimeError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.RUNTIME_ERROR;
 }
 /** 405: the result is too large, or cannot be framed. */
 export class ResultLimitError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.RESULT_LIMIT;
 }
 /** 406: an unknown `system.*` method. */
 export class UnsupportSysMethodError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.UNSUPPORTED_SYS_METHOD;
 }
 /** 500: a server error. */
 export class RpcException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.SERVER_ERROR;
 }
 /** 501: authentication failed (or a call came before authentication). */
 export class LoginError extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.LOGIN_ERROR;
 }
 /** 502: a service the server depends on failed. */
 export class RequirementException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.REQUIREMENT;
 }
 /** 503: the server is unavailable (shutting down), or the connection is gone. */
 export class RpcUnavailableException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.UNAVAILABLE;
 }
 /** 504: the server closed an idle connection, or a call outlived its client-side timeout. */
 export class TimeoutException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.TIMEOUT;
 }
 /** 505: wrong protocol version, undecodable payload, or oversize message. */
 export class ProtocolException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.PROTOCOL;
 }
 /** 506: a decodable map that is not a valid message. */
 export class ProtocolSyntaxException extends MprpcError {
+  /** The status code. */
   override readonly code: number = Code.PROTOCOL_SYNTAX;
 }
 

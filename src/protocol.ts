@@ -45,20 +45,31 @@ export type Message = Record<string, unknown>;
 
 /** The `DATA` part of a call error. */
 export interface ErrorData {
+  /** The method that was called. */
   METHOD: string;
+  /** Its positional arguments. */
   ARGS: unknown[];
+  /** Its named arguments. */
   KWARGS: Record<string, unknown>;
+  /** The stack trace; sent only in debug mode. */
   FRAME?: string;
 }
 
 /** The `100` reply a server sends after a successful handshake. */
 export interface HandshakeReply {
+  /** The protocol version, `"0.1"`. */
   MPRPC: string;
+  /** Always 100. */
   CODE: 100;
+  /** The service's version. */
   VERSION: string | null;
+  /** The service's description. */
   DESC: string | null;
+  /** Whether messages are JSON (debug mode). */
   DEBUG: boolean;
+  /** The compression in use. */
   COMPRESER: Compression | null;
+  /** The idle timeout in seconds; 0 or `null` for none. */
   TIMEOUT: number | null;
 }
 

@@ -24,7 +24,7 @@ Deno.test("signature: reads every function form", () => {
     "(a, ...rest)",
   );
   assert.equal(sig((x: number) => x), "(x)");
-  assert.equal(sig(async (x: number, y = 2) => x + y), "(x, y = 2)");
+  assert.equal(sig(async (x: number, y = 2) => await x + y), "(x, y = 2)");
   assert.equal(sig(() => 1), "()");
   class C {
     m(a: string, b = "(,)", c = 3) {

@@ -107,6 +107,7 @@ export class AsyncRPC implements AsyncDisposable {
   #closeReason?: MprpcError;
   #remoteInfo?: HandshakeReply;
   #codec?: Promise<Codec>;
+  #closed = Promise.withResolvers<MprpcError>();
   readonly #proxy: this;
 
   /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode AsyncRPC.connect} next. */
@@ -135,6 +136,14 @@ export class AsyncRPC implements AsyncDisposable {
   /** The server's handshake reply (`VERSION`, `DESC`, `DEBUG`, `COMPRESER`, `TIMEOUT`). */
   get remoteInfo(): HandshakeReply | undefined {
     return this.#remoteInfo;
+  }
+
+  /**
+   * Resolves when the current connection ends, with the error its calls failed with (for
+   * example a `TimeoutException` after the server's idle timeout).
+   */
+  get closed(): Promise<MprpcError> {
+    return this.#closed.promise;
   }
 
   /** Whether the connection is open. */
@@ -175,6 +184,7 @@ export class AsyncRPC implements AsyncDisposable {
       }
       this.#conn = conn;
       this.#closeReason = undefined;
+      this.#closed = Promise.withResolvers();
       this.#reading = this.#read(reader);
       this.#startHeartbeat();
       return this.#proxy;
@@ -332,6 +342,7 @@ export class AsyncRPC implements AsyncDisposable {
       );
       for (const pending of this.#pending.values()) this.#settleWithError(pending, reason);
       this.#pending.clear();
+      this.#closed.resolve(reason);
     }
   }
 

@@ -1,0 +1,200 @@
+"""An independent MPRPC 0.1 peer written from PROTOCOL.md, for wire-compatibility tests.
+
+    peer.py client PORT [MODE]   call a server on 127.0.0.1:PORT, print one JSON line per result
+    peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port
+
+MODE is "msgpack" (default), "debug" (JSON), or a compression: "zlib", "bz2", "lzma".
+Only Python's standard library and msgpack (Debian's python3-msgpack) are used.
+"""
+import asyncio
+import bz2
+import json
+import lzma
+import sys
+import uuid
+import zlib
+
+import msgpack
+
+TERMINATOR = b"##PRO-END##"
+COMPRESSORS = {
+    "zlib": (zlib.compress, zlib.decompress),
+    "bz2": (bz2.compress, bz2.decompress),
+    "lzma": (lzma.compress, lzma.decompress),
+}
+
+
+class Codec:
+    def __init__(self, mode):
+        self.debug = mode == "debug"
+        self.compression = mode if mode in COMPRESSORS else None
+
+    def encode(self, message):
+        if self.debug:
+            payload = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        else:
+            payload = msgpack.packb(message, use_bin_type=True)
+        if self.compression:
+            payload = COMPRESSORS[self.compression][0](payload)
+        return payload + TERMINATOR
+
+    def decode(self, payload):
+        if self.compression:
+            payload = COMPRESSORS[self.compression][1](payload)
+        if self.debug:
+            return json.loads(payload.decode("utf-8"))
+        return msgpack.unpackb(payload, raw=False)
+
+
+async def read_message(reader, codec):
+    frame = await reader.readuntil(TERMINATOR)
+    return codec.decode(frame[: -len(TERMINATOR)])
+
+
+# ---------------------------------------------------------------- client
+
+async def run_client(port, mode):
+    codec = Codec(mode)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2 ** 26)
+
+    async def send(message):
+        writer.write(codec.encode(dict(message, MPRPC="0.1")))
+        await writer.drain()
+
+    async def receive():
+        return await read_message(reader, codec)
+
+    def emit(name, value):
+        print(json.dumps({"name": name, "value": value}, ensure_ascii=False), flush=True)
+
+    await send({"AUTH": {"USERNAME": "admin", "PASSWORD": "admin"}})
+    emit("handshake", await receive())
+
+    async def call(method, args=(), kwargs=None, want=True):
+        call_id = str(uuid.uuid4())
+        message = {"ID": call_id, "METHOD": method, "RETURN": want, "ARGS": list(args)}
+        if kwargs:
+            message["KWARGS"] = kwargs
+        await send(message)
+        return call_id
+
+    async def result_of(call_id):
+        reply = await receive()
+        assert reply["MESSAGE"]["ID"] == call_id, reply
+        if reply["CODE"] != 201:
+            return reply
+        items = []
+        while True:
+            reply = await receive()
+            if reply["CODE"] == 202:
+                items.append(reply["MESSAGE"]["RESULT"])
+            else:
+                return {"CODE": 201, "ITEMS": items, "END": reply["CODE"]}
+
+    emit("testfunc", await result_of(await call("testfunc", [1, 2])))
+    emit("kwargs", await result_of(await call("testfunc", [], {"a": 10, "b": 20})))
+    emit("coro", await result_of(await call("testcoro", [3, 4])))
+    emit("stream", await result_of(await call("testcorogen", [1, 2])))
+    emit("instance", await result_of(await call("mul", [6, 7])))
+    emit("unicode", await result_of(await call("echo", ["中文 ✓"])))
+    if not codec.debug:  # JSON has no binary type
+        binary = await result_of(await call("echo", [b"\x00\x01\xff"]))
+        emit("binary", list(binary["MESSAGE"]["RESULT"]))
+    emit("methods", await result_of(await call("system.listMethods")))
+    emit("signature", await result_of(await call("system.methodSignature", ["testfunc"])))
+    emit("missing", await result_of(await call("nope")))
+    delayed = await call("testfunc", [2, 3], want=False)
+    emit("getresult", await result_of(await call("system.getresult", [delayed])))
+    await send({"HEARTBEAT": "ping"})
+    emit("pong", await receive())
+    writer.close()
+    await writer.wait_closed()
+
+
+# ---------------------------------------------------------------- server
+
+async def testcorogen(a, b):
+    for i in range(3):
+        await asyncio.sleep(0)
+        yield a + b + i
+
+
+METHODS = {
+    "testfunc": lambda a, b: a + b,
+    "echo": lambda x: x,
+    "fails": lambda: 1 / 0,
+}
+
+
+async def serve_connection(reader, writer, codec):
+    lock = asyncio.Lock()
+
+    async def send(message):
+        async with lock:
+            writer.write(codec.encode(dict(message, MPRPC="0.1")))
+            await writer.drain()
+
+    async def handle(message):
+        call_id, method = message["ID"], message["METHOD"]
+        args, kwargs = message.get("ARGS", []), message.get("KWARGS", {})
+        if method == "testcorogen":
+            await send({"CODE": 201, "MESSAGE": {"ID": call_id}})
+            async for item in testcorogen(*args, **kwargs):
+                await send({"CODE": 202, "MESSAGE": {"ID": call_id, "RESULT": item}})
+            await send({"CODE": 206, "MESSAGE": {"ID": call_id}})
+            return
+        if method not in METHODS:
+            await send({"CODE": 401, "MESSAGE": {"ID": call_id, "EXCEPTION": "NotFindError",
+                                                  "MESSAGE": method, "DATA": {"METHOD": method,
+                                                  "ARGS": args, "KWARGS": kwargs}}})
+            return
+        try:
+            result = METHODS[method](*args, **kwargs)
+        except Exception as err:
+            await send({"CODE": 404, "MESSAGE": {"ID": call_id, "EXCEPTION": type(err).__name__,
+                                                  "MESSAGE": str(err), "DATA": {"METHOD": method,
+                                                  "ARGS": args, "KWARGS": kwargs}}})
+            return
+        await send({"CODE": 200, "MESSAGE": {"ID": call_id, "RESULT": result}})
+
+    tasks = set()
+    try:
+        while True:
+            try:
+                message = await read_message(reader, codec)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            if "AUTH" in message:
+                auth = message["AUTH"]
+                ok = auth.get("USERNAME") == "admin" and auth.get("PASSWORD") == "admin"
+                await send({"CODE": 100, "VERSION": "py", "DESC": "python peer",
+                            "DEBUG": codec.debug, "COMPRESER": codec.compression,
+                            "TIMEOUT": 0} if ok else {"CODE": 501})
+                if not ok:
+                    return
+            elif message.get("HEARTBEAT") == "ping":
+                await send({"CODE": 101, "HEARTBEAT": "pong"})
+            else:
+                task = asyncio.ensure_future(handle(message))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+    finally:
+        writer.close()
+
+
+async def run_server(mode):
+    codec = Codec(mode)
+    server = await asyncio.start_server(
+        lambda r, w: serve_connection(r, w, codec), "127.0.0.1", 0, limit=2 ** 26)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    # Serve until stdin closes: the test that started us owns our lifetime.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
+if __name__ == "__main__":
+    role = sys.argv[1]
+    if role == "client":
+        asyncio.run(run_client(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "msgpack"))
+    else:
+        asyncio.run(run_server(sys.argv[2] if len(sys.argv) > 2 else "msgpack"))

@@ -4,7 +4,6 @@ import {
   LoginError,
   NotFindError,
   ParamError,
-  ProtocolException,
   RPCRuntimeError,
   RpcUnavailableException,
   type Server,
@@ -239,7 +238,7 @@ Deno.test("client: debug mode speaks JSON with a debug server", async () => {
 });
 
 // A bare TCP peer that accepts the handshake and records every message the client sends.
-async function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
+function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = (async () => {
     const conn = await listener.accept();
@@ -286,7 +285,7 @@ Deno.test("client: heartbeat sends a ping every `heartbeat` seconds", async () =
   });
   let pings = 0;
   let arrived = deferred();
-  const peer = await recordingPeer((message) => {
+  const peer = recordingPeer((message) => {
     if (message.HEARTBEAT === "ping") pings++;
     arrived.resolve();
   });

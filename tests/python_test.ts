@@ -3,7 +3,13 @@
  * from PROTOCOL.md, calls our server and serves our client, in every codec mode.
  */
 import assert from "node:assert/strict";
-import { AsyncRPC, type Compression, NotFindError, RPCRuntimeError, type Server } from "../mod.ts";
+import {
+  AsyncRPC,
+  type Compression,
+  NotFindError,
+  type RPCRuntimeError,
+  type Server,
+} from "../mod.ts";
 import { startServer } from "./helpers.ts";
 import { PYTHON } from "./python.ts";
 

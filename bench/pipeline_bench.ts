@@ -1,0 +1,78 @@
+/**
+ * Micro-benchmarks of the hot path stages: framing, codec, and both together.
+ * Run: `deno bench --allow-read --allow-env --allow-ffi bench/`
+ */
+import { Codec, MessageDecoder } from "../src/codec.ts";
+import { assertFramable, FrameJoiner, FrameSplitter } from "../src/framing.ts";
+import { TERMINATOR } from "../src/protocol.ts";
+
+const codec = await Codec.create();
+const call = {
+  MPRPC: "0.1",
+  ID: crypto.randomUUID(),
+  METHOD: "testfunc",
+  RETURN: true,
+  ARGS: [5, 4],
+};
+const payload = codec.encode(call) as Uint8Array;
+const frame = new Uint8Array([...payload, ...TERMINATOR]);
+
+// 1000 small frames arriving in 64 KiB reads, as a busy pipelined connection sees them.
+const wire = new Uint8Array(frame.length * 1000);
+for (let i = 0; i < 1000; i++) wire.set(frame, i * frame.length);
+const chunks = Array.from(
+  { length: Math.ceil(wire.length / 65536) },
+  (_, i) => wire.subarray(i * 65536, (i + 1) * 65536),
+);
+
+Deno.bench("codec.encode: one call message", { group: "codec" }, () => {
+  codec.encode(call);
+});
+
+Deno.bench("codec.decode: one call message", { group: "codec" }, () => {
+  codec.decode(payload);
+});
+
+Deno.bench("assertFramable: one call message", { group: "codec" }, () => {
+  assertFramable(payload);
+});
+
+Deno.bench("FrameSplitter: 1000 small frames", { group: "stages" }, async () => {
+  for await (const _ of ReadableStream.from(chunks).pipeThrough(new FrameSplitter())) {
+    /* drain */
+  }
+});
+
+Deno.bench("FrameSplitter + MessageDecoder: 1000 small messages", { group: "stages" }, async () => {
+  const messages = ReadableStream.from(chunks).pipeThrough(new FrameSplitter()).pipeThrough(
+    new MessageDecoder(codec),
+  );
+  for await (const _ of messages) { /* drain */ }
+});
+
+Deno.bench("FrameJoiner: 1000 small payloads coalesced", { group: "stages" }, async () => {
+  const joiner = new FrameJoiner();
+  const writer = joiner.writable.getWriter();
+  const drained = joiner.readable.pipeTo(new WritableStream());
+  for (let i = 0; i < 1000; i++) writer.write(payload);
+  await writer.close();
+  await drained;
+});
+
+const big = new Uint8Array(1024 * 1024);
+const bigFrame = codec.encode({
+  MPRPC: "0.1",
+  CODE: 200,
+  MESSAGE: { ID: "x", RESULT: big },
+}) as Uint8Array;
+const bigWire = new Uint8Array([...bigFrame, ...TERMINATOR]);
+const bigChunks = Array.from(
+  { length: Math.ceil(bigWire.length / 65536) },
+  (_, i) => bigWire.subarray(i * 65536, (i + 1) * 65536),
+);
+
+Deno.bench("FrameSplitter: one 1 MiB frame in 64 KiB reads", { group: "large" }, async () => {
+  for await (
+    const _ of ReadableStream.from(bigChunks).pipeThrough(new FrameSplitter())
+  ) { /* drain */ }
+});

@@ -15,6 +15,7 @@ import {
   TimeoutException,
 } from "./src/errors.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./src/framing.ts";
+import { ItemStream } from "./src/item_stream.ts";
 import { connect } from "./src/platform.deno.ts";
 import {
   Code,
@@ -66,8 +67,7 @@ interface PendingCall {
   resolve(value: unknown): void;
   reject(error: MprpcError): void;
   timer?: ReturnType<typeof setTimeout>;
-  stream?: ReadableStreamDefaultController<unknown>;
-  cancelled?: boolean;
+  stream?: ItemStream;
 }
 
 // Properties the Proxy must not turn into calls: `await rpc` looks up `then`.
@@ -175,8 +175,9 @@ export class AsyncRPC implements AsyncDisposable {
       });
       const reader = conn.messages.getReader();
       const reply = Promise.race([this.#handshake(conn, reader, username, password), timeout]);
+      let early: unknown[];
       try {
-        this.#remoteInfo = await reply;
+        [this.#remoteInfo, early] = await reply;
       } catch (err) {
         reader.releaseLock();
         conn.abort();
@@ -185,7 +186,7 @@ export class AsyncRPC implements AsyncDisposable {
       this.#conn = conn;
       this.#closeReason = undefined;
       this.#closed = Promise.withResolvers();
-      this.#reading = this.#read(reader);
+      this.#reading = this.#read(reader, early);
       this.#startHeartbeat();
       return this.#proxy;
     } catch (err) {
@@ -201,14 +202,15 @@ export class AsyncRPC implements AsyncDisposable {
 
   async #handshake(
     conn: Connection,
-    reader: ReadableStreamDefaultReader<unknown>,
+    reader: ReadableStreamDefaultReader<unknown[]>,
     username: string | null,
     password: string | null,
-  ): Promise<HandshakeReply> {
+  ): Promise<[HandshakeReply, unknown[]]> {
     await conn.send({ MPRPC: VERSION, AUTH: { USERNAME: username, PASSWORD: password } });
     let reply: unknown;
+    let early: unknown[] = [];
     try {
-      reply = (await reader.read()).value;
+      [reply, ...early] = (await reader.read()).value ?? [];
     } catch (cause) {
       throw new ProtocolException(
         "could not decode the server's handshake reply: do the debug and compression options match the server's?",
@@ -225,7 +227,7 @@ export class AsyncRPC implements AsyncDisposable {
         `unexpected handshake reply ${JSON.stringify(reply)}`,
       );
     }
-    return reply as unknown as HandshakeReply;
+    return [reply as unknown as HandshakeReply, early];
   }
 
   /**
@@ -323,13 +325,19 @@ export class AsyncRPC implements AsyncDisposable {
     const seconds = this.#options.heartbeat ?? announced / 2;
     if (seconds <= 0) return;
     this.#heartbeat = setInterval(() => {
-      this.#conn?.send({ MPRPC: VERSION, HEARTBEAT: "ping" }).catch(() => {});
+      // A failed ping means the connection is gone; the read loop reports that.
+      Promise.resolve().then(() => this.#conn?.send({ MPRPC: VERSION, HEARTBEAT: "ping" })).catch(
+        () => {},
+      );
     }, seconds * 1000);
   }
 
-  async #read(reader: ReadableStreamDefaultReader<unknown>): Promise<void> {
+  async #read(reader: ReadableStreamDefaultReader<unknown[]>, early: unknown[]): Promise<void> {
     try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) this.#receive(r.value);
+      for (const message of early) this.#receive(message);
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        for (const message of r.value) this.#receive(message);
+      }
     } catch (err) {
       this.#closeReason ??= err instanceof MprpcError
         ? err
@@ -382,25 +390,21 @@ export class AsyncRPC implements AsyncDisposable {
         return pending.resolve(body.RESULT);
       case Code.STREAM_OPEN:
       case Code.EXPIRE_STREAM_WARNING:
-        return pending.resolve(
-          new ReadableStream({
-            start: (controller) => void (pending.stream = controller),
-            // Without a cancel extension the server keeps sending: drop its items until the end.
-            cancel: () => void (pending.cancelled = true),
-          }, { highWaterMark: Infinity }),
-        );
+        // Without a cancel extension the server keeps sending after the reader cancels;
+        // the ItemStream drops those items until the end.
+        pending.stream = new ItemStream();
+        return pending.resolve(pending.stream.readable);
       case Code.STREAM_ITEM:
-        if (!pending.cancelled) pending.stream?.enqueue(body.RESULT);
-        return;
+        return pending.stream?.push(body.RESULT);
       case Code.STREAM_END:
         this.#pending.delete(id);
-        if (!pending.cancelled) pending.stream?.close();
+        return pending.stream?.end();
     }
   }
 
   #settleWithError(pending: PendingCall, error: MprpcError): void {
     clearTimeout(pending.timer);
     if (!pending.stream) return pending.reject(error);
-    if (!pending.cancelled) pending.stream.error(error);
+    pending.stream.fail(error);
   }
 }

@@ -12,6 +12,9 @@ const SEQUENTIAL = quick ? 2_000 : 10_000;
 const PIPELINED = quick ? 20_000 : 100_000;
 const STREAM_ITEMS = 100_000;
 const BIG_CALLS = quick ? 10 : 40;
+// Rounds alternate ours and the baseline, and each figure is the median over rounds, so that a
+// noisy moment on a 2-core machine does not decide a ratio.
+const ROUNDS = quick ? 1 : 3;
 
 interface Figures {
   [workload: string]: { value: number; unit: string; higherIsBetter: boolean };
@@ -145,8 +148,23 @@ async function run(file: string): Promise<Figures> {
   }
 }
 
-const ours = await run("./servers/mprpc_server.ts");
-const baseline = await run("./servers/baseline_server.ts");
+function median(rounds: Figures[]): Figures {
+  const out: Figures = {};
+  for (const name of Object.keys(rounds[0])) {
+    const values = rounds.map((r) => r[name].value).sort((a, b) => a - b);
+    out[name] = { ...rounds[0][name], value: values[Math.floor(values.length / 2)] };
+  }
+  return out;
+}
+
+const oursRounds: Figures[] = [];
+const baselineRounds: Figures[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  oursRounds.push(await run("./servers/mprpc_server.ts"));
+  baselineRounds.push(await run("./servers/baseline_server.ts"));
+}
+const ours = median(oursRounds);
+const baseline = median(baselineRounds);
 const fmt = (n: number) => n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
 console.log(
   `\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores${

@@ -52,10 +52,9 @@ Deno.bench("FrameSplitter + MessageDecoder: 1000 small messages", { group: "stag
 
 Deno.bench("FrameJoiner: 1000 small payloads coalesced", { group: "stages" }, async () => {
   const joiner = new FrameJoiner();
-  const writer = joiner.writable.getWriter();
   const drained = joiner.readable.pipeTo(new WritableStream());
-  for (let i = 0; i < 1000; i++) writer.write(payload);
-  await writer.close();
+  for (let i = 0; i < 1000; i++) joiner.push(payload);
+  joiner.close();
   await drained;
 });
 

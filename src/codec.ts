@@ -95,26 +95,31 @@ export class Codec {
 }
 
 /**
- * The inbound codec stage: payloads in, decoded values out (in order). A payload that does not
- * decode errors the stream with a {@linkcode ProtocolException}.
+ * The inbound codec stage: batches of payloads in (as {@linkcode FrameSplitter} emits them),
+ * batches of decoded values out, in order. A payload that does not decode errors the stream
+ * with a {@linkcode ProtocolException}.
  *
  * @example
  * ```ts
  * import { Codec, MessageDecoder } from "./codec.ts";
  * const codec = await Codec.create();
  * const payload = await codec.encode({ MPRPC: "0.1" });
- * for await (const message of ReadableStream.from([payload]).pipeThrough(new MessageDecoder(codec))) {
- *   console.log(message); // { MPRPC: "0.1" }
+ * for await (const batch of ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec))) {
+ *   console.log(batch); // [ { MPRPC: "0.1" } ]
  * }
  * ```
  */
-export class MessageDecoder extends TransformStream<Uint8Array, unknown> {
+export class MessageDecoder extends TransformStream<Uint8Array[], unknown[]> {
   /** Creates the stage around a codec. */
   constructor(codec: Codec) {
     super({
       transform: codec.synchronous
-        ? (payload, controller) => controller.enqueue(codec.decode(payload))
-        : async (payload, controller) => controller.enqueue(await codec.decode(payload)),
+        ? (batch, controller) => controller.enqueue(batch.map((payload) => codec.decode(payload)))
+        : async (batch, controller) => {
+          const messages = [];
+          for (const payload of batch) messages.push(await codec.decode(payload));
+          controller.enqueue(messages);
+        },
     });
   }
 }

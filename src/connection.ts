@@ -22,8 +22,8 @@ export interface ConnectionOptions {
 
 /** A framed, encoded message channel over one socket. */
 export class Connection {
-  /** Decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
-  readonly messages: ReadableStream<unknown>;
+  /** Batches of decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
+  readonly messages: ReadableStream<unknown[]>;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
   /** `Date.now()` of the last message sent (the idle timeout counts from it). */
@@ -31,7 +31,7 @@ export class Connection {
 
   readonly #socket: Socket;
   readonly #codec: Codec;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #joiner = new FrameJoiner();
   readonly #flushed: Promise<void>;
   #open = true;
 
@@ -43,10 +43,8 @@ export class Connection {
     this.messages = socket.readable
       .pipeThrough(new FrameSplitter(options))
       .pipeThrough(new MessageDecoder(codec));
-    const joiner = new FrameJoiner();
-    this.#writer = joiner.writable.getWriter();
     // A failed write means the peer is gone; the reader sees the same and ends the session.
-    this.#flushed = joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
+    this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
   }
 
   /** Whether messages can still be sent. */
@@ -55,31 +53,32 @@ export class Connection {
   }
 
   /**
-   * Sends one message. Rejects with `ResultLimitError` if its encoding contains the terminator
-   * (nothing is sent), or `RpcUnavailableException` once the connection is closing. Resolves when
-   * the message is queued, waiting first if too much is queued already.
+   * Sends one message. Fails with `ResultLimitError` if its encoding contains the terminator
+   * (nothing is sent), or `RpcUnavailableException` once the connection is closing.
+   *
+   * Without compression this is synchronous: it throws instead of rejecting, and returns a
+   * promise only when too much is queued and the caller should wait. Answers sent this way
+   * while a batch of calls is dispatched all leave in one socket write.
    */
-  send(message: Message): Promise<void> {
-    if (!this.#open) return Promise.reject(new RpcUnavailableException("connection is closed"));
-    const payload = this.#codec.encode(message);
-    return payload instanceof Uint8Array
-      ? this.#queue(payload)
-      : payload.then((p) => this.#queue(p));
+  send(message: Message): Promise<void> | undefined {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    const encoded = this.#codec.encode(message);
+    return encoded instanceof Uint8Array
+      ? this.#queue(encoded)
+      : encoded.then((p) => this.#queue(p));
   }
 
-  #queue(payload: Uint8Array): Promise<void> {
+  #queue(payload: Uint8Array): Promise<void> | undefined {
     assertFramable(payload);
-    if (!this.#open) return Promise.reject(new RpcUnavailableException("connection is closed"));
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
-    return this.#writer.write(payload);
+    return this.#joiner.push(payload);
   }
 
   /** Sends what is queued, then closes the socket. */
   async close(): Promise<void> {
-    if (this.#open) {
-      this.#open = false;
-      await this.#writer.close().catch(() => {});
-    }
+    this.#open = false;
+    this.#joiner.close();
     await this.#flushed;
     this.#socket.close();
   }
@@ -87,7 +86,7 @@ export class Connection {
   /** Closes the socket at once, dropping anything queued. */
   abort(): void {
     this.#open = false;
-    this.#writer.abort().catch(() => {});
+    this.#joiner.close();
     this.#socket.close();
   }
 }

@@ -62,19 +62,21 @@ export interface FrameSplitterOptions {
 }
 
 /**
- * Splits a byte stream into payloads on the terminator, which may straddle chunks. Buffering
- * more than `maxMessageSize` bytes without a terminator errors the stream with a
+ * Splits a byte stream into payloads on the terminator, which may straddle chunks. Each input
+ * chunk yields one batch holding every payload it completed (none yields nothing), so a busy
+ * pipelined connection pays the stream's per-chunk cost once per read, not once per message.
+ * Buffering more than `maxMessageSize` bytes without a terminator errors the stream with a
  * {@linkcode ProtocolException}.
  *
  * @example
  * ```ts
  * import { FrameSplitter } from "./framing.ts";
  * const bytes = new TextEncoder().encode("a##PRO-END##b##PRO-END##");
- * const frames = ReadableStream.from([bytes]).pipeThrough(new FrameSplitter());
- * for await (const frame of frames) console.log(new TextDecoder().decode(frame)); // a, b
+ * const batches = ReadableStream.from([bytes]).pipeThrough(new FrameSplitter());
+ * for await (const batch of batches) console.log(batch.length); // 2
  * ```
  */
-export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array> {
+export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
   /** Creates a splitter bounded by `options.maxMessageSize`. */
   constructor(options: FrameSplitterOptions = {}) {
     const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
@@ -102,13 +104,14 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array> {
 
     super({
       transform(chunk, controller) {
+        const batch: Uint8Array[] = [];
         let start = 0;
         if (size > 0) {
           const end = straddleEnd(chunk);
           if (end !== -1) {
             const frameSize = size + end - T;
             if (frameSize > max) throw tooBig(frameSize);
-            controller.enqueue(concat(pending, frameSize));
+            batch.push(concat(pending, frameSize));
             pending = [];
             size = 0;
             start = end;
@@ -121,10 +124,10 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array> {
         ) {
           const frameSize = size + at - start;
           if (frameSize > max) throw tooBig(frameSize);
-          if (size === 0) controller.enqueue(chunk.subarray(start, at));
+          if (size === 0) batch.push(chunk.subarray(start, at));
           else {
             pending.push(chunk.subarray(start, at));
-            controller.enqueue(concat(pending, frameSize));
+            batch.push(concat(pending, frameSize));
             pending = [];
             size = 0;
           }
@@ -135,6 +138,7 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array> {
           size += chunk.length - start;
           if (size > max) throw tooBig(size);
         }
+        if (batch.length > 0) controller.enqueue(batch);
       },
     });
   }
@@ -142,40 +146,39 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array> {
 
 /** Options of {@linkcode FrameJoiner}. */
 export interface FrameJoinerOptions {
-  /** Queued bytes past which `write` waits for the socket to drain (backpressure). */
+  /** Queued bytes past which {@linkcode FrameJoiner.push} asks the caller to wait. */
   highWaterMark?: number;
 }
 
 /**
  * Joins payloads into frames and coalesces them: each read of `readable` returns one buffer with
- * every frame written since the previous read. Pipe `readable` into the socket.
+ * every frame pushed since the previous read, so many small answers never mean one socket write
+ * each. Pipe `readable` into the socket.
  *
  * @example
  * ```ts
  * import { FrameJoiner } from "./framing.ts";
  * const joiner = new FrameJoiner();
- * const writer = joiner.writable.getWriter();
- * writer.write(new Uint8Array([1]));
- * writer.write(new Uint8Array([2]));
+ * joiner.push(new Uint8Array([1]));
+ * joiner.push(new Uint8Array([2]));
  * const { value } = await joiner.readable.getReader().read(); // both frames, one buffer
  * console.log(value?.length); // 24
  * ```
  */
-export class FrameJoiner implements ReadableWritablePair<Uint8Array, Uint8Array> {
+export class FrameJoiner {
   /** Coalesced frames, ready for the socket. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Payloads to frame; each must pass {@linkcode assertFramable}. */
-  readonly writable: WritableStream<Uint8Array>;
 
+  readonly #highWaterMark: number;
   #pending: Uint8Array[] = [];
   #size = 0;
-  #wakeReader?: () => void;
-  #wakeWriter?: () => void;
   #closed = false;
+  #wakeReader?: () => void;
+  #drained?: PromiseWithResolvers<void>;
 
-  /** Creates a joiner; `write` waits once `highWaterMark` bytes (default 1 MiB) are queued. */
+  /** Creates a joiner; `push` asks callers to wait once `highWaterMark` bytes (default 1 MiB) are queued. */
   constructor(options: FrameJoinerOptions = {}) {
-    const highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.#highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.readable = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         while (this.#pending.length === 0 && !this.#closed) {
@@ -183,24 +186,26 @@ export class FrameJoiner implements ReadableWritablePair<Uint8Array, Uint8Array>
         }
         if (this.#pending.length === 0) return controller.close();
         controller.enqueue(this.#take());
-        this.#wakeWriter?.();
       },
     }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
-      write: async (payload) => {
-        this.#pending.push(payload);
-        this.#size += payload.length + T;
-        this.#wakeReader?.();
-        while (this.#size > highWaterMark) {
-          await new Promise<void>((resolve) => this.#wakeWriter = resolve);
-        }
-      },
-      close: () => this.#end(),
-      abort: () => this.#end(),
-    });
   }
 
-  #end(): void {
+  /**
+   * Queues one payload (which must pass {@linkcode assertFramable}). Returns a promise to wait
+   * on when too much is queued, otherwise nothing, so the common case costs no promise.
+   */
+  push(payload: Uint8Array): Promise<void> | undefined {
+    this.#pending.push(payload);
+    this.#size += payload.length + T;
+    this.#wakeReader?.();
+    this.#wakeReader = undefined;
+    if (this.#size <= this.#highWaterMark) return undefined;
+    this.#drained ??= Promise.withResolvers();
+    return this.#drained.promise;
+  }
+
+  /** Ends `readable` once what is queued has been read. */
+  close(): void {
     this.#closed = true;
     this.#wakeReader?.();
   }
@@ -215,6 +220,8 @@ export class FrameJoiner implements ReadableWritablePair<Uint8Array, Uint8Array>
     }
     this.#pending = [];
     this.#size = 0;
+    this.#drained?.resolve();
+    this.#drained = undefined;
     return out;
   }
 }

@@ -66,6 +66,14 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
+function toAnswer(result: unknown): Answer {
+  return isAsyncIterable(result) ? { stream: result } : { value: result ?? null };
+}
+
 /** Serves one connection until either side closes it. */
 export class Session {
   /** Resolves when the connection is closed and its timers are cleared. */
@@ -111,7 +119,9 @@ export class Session {
     if (handshake > 0) this.#timer = setTimeout(() => this.#conn.abort(), handshake * 1000);
     const reader = this.#conn.messages.getReader();
     try {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) this.#receive(r.value);
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        for (const message of r.value) this.#receive(message);
+      }
     } catch (err) {
       this.#log(`error ${err instanceof Error ? err.message : err}`);
       await this.#fail(err instanceof MprpcError ? err.code : Code.SERVER_ERROR);
@@ -130,11 +140,7 @@ export class Session {
     if (message.HEARTBEAT === "ping") {
       return void this.#sendCode(Code.PONG, { HEARTBEAT: "pong" });
     }
-    if (typeof message.ID === "string") {
-      return void this.#call(message, message.ID).catch((err) =>
-        this.#log(`internal error ${err}`)
-      );
-    }
+    if (typeof message.ID === "string") return this.#call(message, message.ID);
     this.#sendCode(Code.PROTOCOL_SYNTAX);
   }
 
@@ -173,7 +179,7 @@ export class Session {
     this.#timer = setTimeout(check, timeout);
   }
 
-  async #call(message: Message, id: string): Promise<void> {
+  #call(message: Message, id: string): void {
     const { METHOD: method, ARGS: args = [], KWARGS: kwargs = {}, RETURN: wantsReturn = true } =
       message;
     const call: Call = {
@@ -193,26 +199,62 @@ export class Session {
       : this.#inflight.has(id)
       ? `a call with ID ${id} is already running on this connection`
       : undefined;
-    if (problem) return this.#sendError(call, new RequestError(problem));
+    if (problem) return void this.#sendError(call, new RequestError(problem));
     if (this.#draining) {
-      return this.#sendError(call, new RpcUnavailableException("the server is shutting down"));
+      return void this.#sendError(call, new RpcUnavailableException("the server is shutting down"));
     }
     this.#inflight.add(id);
-    const finish = this.#ctx.startTask();
-    const started = performance.now();
-    this.#log(`call ${id} ${call.method}`);
+    const done = this.#track(call);
+    let answer: Answer | Promise<Answer>;
     try {
-      const answer = this.#execute(call);
-      if (wantsReturn) await this.#reply(call, answer);
-      else await this.#ctx.results.put(id, answer);
-    } finally {
+      answer = this.#execute(call);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
+    if (!(answer instanceof Promise) && "value" in answer && this.#sendNow(call, answer.value)) {
+      return done();
+    }
+    this.#reply(call, answer).catch((err) => console.error("[mprpc] internal error:", err)).finally(
+      done,
+    );
+  }
+
+  // Counts the call as running; the returned function counts it as finished.
+  #track(call: Call): () => void {
+    const finish = this.#ctx.startTask();
+    if (!this.#ctx.settings.debug) {
+      return () => {
+        finish();
+        this.#inflight.delete(call.id);
+      };
+    }
+    const started = performance.now();
+    this.#log(`call ${call.id} ${call.method}`);
+    return () => {
       finish();
-      this.#inflight.delete(id);
-      this.#log(`done ${id} in ${(performance.now() - started).toFixed(1)} ms`);
+      this.#inflight.delete(call.id);
+      this.#log(`done ${call.id} in ${(performance.now() - started).toFixed(1)} ms`);
+    };
+  }
+
+  // The fast path for a plain result: sends it synchronously. False when that is not possible
+  // (compression on, or a result that cannot be framed); the asynchronous path then handles it.
+  #sendNow(call: Call, result: unknown): boolean {
+    if (!this.#ctx.codec.synchronous) return false;
+    try {
+      this.#conn.send({
+        MPRPC: VERSION,
+        CODE: Code.RESULT,
+        MESSAGE: { ID: call.id, RESULT: result },
+      });
+      return true;
+    } catch (err) {
+      return !(err instanceof ResultLimitError);
     }
   }
 
-  async #execute(call: Call): Promise<Answer> {
+  #execute(call: Call): Answer | Promise<Answer> {
     if (call.method === GETRESULT) {
       const [id] = bindArguments(GETRESULT_PARAMS, call.args, call.kwargs);
       const stored = this.#ctx.results.take(String(id));
@@ -226,12 +268,11 @@ export class Session {
       }
       throw new NotFindError(`no method named '${call.method}'`);
     }
-    const bound = bindArguments(method.parameters, call.args, call.kwargs);
-    const result = await method.fn(...bound);
-    return isAsyncIterable(result) ? { stream: result } : { value: result ?? null };
+    const result = method.fn(...bindArguments(method.parameters, call.args, call.kwargs));
+    return isThenable(result) ? Promise.resolve(result).then(toAnswer) : toAnswer(result);
   }
 
-  async #reply(call: Call, pending: Promise<Answer>): Promise<void> {
+  async #reply(call: Call, pending: Answer | Promise<Answer>): Promise<void> {
     let answer: Answer;
     try {
       answer = await pending;
@@ -249,7 +290,11 @@ export class Session {
       return this.#sendError(call, err);
     } finally {
       // Stops the generator if the stream ended early (connection gone, item unframable).
-      await iterator.return?.();
+      try {
+        await iterator.return?.();
+      } catch (err) {
+        this.#log(`stream cleanup of ${call.id} failed: ${err}`);
+      }
     }
     await this.#sendAnswer(call, Code.STREAM_END);
   }
@@ -295,7 +340,11 @@ export class Session {
   }
 
   async #sendCode(code: number, fields: Message = {}): Promise<void> {
-    await this.#conn.send({ MPRPC: VERSION, CODE: code, ...fields }).catch(() => {});
+    try {
+      await this.#conn.send({ MPRPC: VERSION, CODE: code, ...fields });
+    } catch {
+      // The connection is already gone: nobody is left to tell.
+    }
   }
 
   // Sends a connection-level error, then closes the connection.

@@ -91,14 +91,12 @@ Deno.test("codec: undecodable MessagePack and JSON are ProtocolExceptions", asyn
   assert.throws(() => json.decode(new Uint8Array([0x7b, 0xff])), ProtocolException);
 });
 
-Deno.test("MessageDecoder: decodes a payload stream in order", async () => {
+Deno.test("MessageDecoder: decodes batches of payloads in order, batch for batch", async () => {
   const codec = await Codec.create({ compression: "zlib" });
   const payloads = await Promise.all([1, 2, 3].map((n) => codec.encode({ MPRPC: "0.1", N: n })));
+  const batches = ReadableStream.from([payloads.slice(0, 2), payloads.slice(2)]);
   const out = [];
-  for await (
-    const message of ReadableStream.from(payloads).pipeThrough(new MessageDecoder(codec))
-  ) {
-    out.push(message);
-  }
-  assert.deepEqual(out, [1, 2, 3].map((n) => ({ MPRPC: "0.1", N: n })));
+  for await (const batch of batches.pipeThrough(new MessageDecoder(codec))) out.push(batch);
+  const message = (n: number) => ({ MPRPC: "0.1", N: n });
+  assert.deepEqual(out, [[message(1), message(2)], [message(3)]]);
 });

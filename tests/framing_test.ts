@@ -9,10 +9,10 @@ const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
 async function split(chunks: Uint8Array[], maxMessageSize?: number): Promise<string[]> {
   const out: string[] = [];
-  for await (
-    const frame of ReadableStream.from(chunks).pipeThrough(new FrameSplitter({ maxMessageSize }))
-  ) {
-    out.push(str(frame));
+  const batches = ReadableStream.from(chunks).pipeThrough(new FrameSplitter({ maxMessageSize }));
+  for await (const batch of batches) {
+    assert.ok(batch.length > 0, "no empty batches");
+    out.push(...batch.map(str));
   }
   return out;
 }
@@ -23,6 +23,17 @@ Deno.test("splitter: frames split at every byte offset come out whole", async ()
   for (let cut = 0; cut <= wire.length; cut++) {
     assert.deepEqual(await split([wire.slice(0, cut), wire.slice(cut)]), expected, `cut at ${cut}`);
   }
+});
+
+Deno.test("splitter: every frame a chunk completes comes in one batch", async () => {
+  const batches = [];
+  const wire = bytes("a##PRO-END##b##PRO-END##c##PRO");
+  for await (
+    const batch of ReadableStream.from([wire, bytes("-END##")]).pipeThrough(new FrameSplitter())
+  ) {
+    batches.push(batch.map(str));
+  }
+  assert.deepEqual(batches, [["a", "b"], ["c"]]);
 });
 
 Deno.test("splitter: one byte per chunk", async () => {
@@ -61,34 +72,41 @@ Deno.test("assertFramable refuses a payload holding the terminator", () => {
   assertFramable(bytes("a##PRO-END#b"));
 });
 
-Deno.test("joiner: frames written while the reader is busy come out as one buffer", async () => {
+Deno.test("joiner: frames pushed while the reader is busy come out as one buffer", async () => {
   const joiner = new FrameJoiner();
-  const writer = joiner.writable.getWriter();
   const reader = joiner.readable.getReader();
-  await writer.write(bytes("a"));
+  joiner.push(bytes("a"));
   assert.equal(str((await reader.read()).value!), "a##PRO-END##");
-  await Promise.all([
-    writer.write(bytes("b")),
-    writer.write(bytes("cd")),
-    writer.write(bytes("e")),
-  ]);
+  joiner.push(bytes("b"));
+  joiner.push(bytes("cd"));
+  joiner.push(bytes("e"));
   assert.equal(str((await reader.read()).value!), "b##PRO-END##cd##PRO-END##e##PRO-END##");
-  await writer.close();
+  joiner.close();
   assert.equal((await reader.read()).done, true);
 });
 
-Deno.test("joiner: a write waits while more than highWaterMark bytes are queued", async () => {
-  const joiner = new FrameJoiner({ highWaterMark: 4 });
-  const writer = joiner.writable.getWriter();
+Deno.test("joiner: push asks the caller to wait while more than highWaterMark bytes are queued", async () => {
+  const joiner = new FrameJoiner({ highWaterMark: 30 });
   const reader = joiner.readable.getReader();
-  let written = false;
-  const write = writer.write(new Uint8Array(10)).then(() => written = true);
+  assert.equal(joiner.push(new Uint8Array(10)), undefined);
+  const wait = joiner.push(new Uint8Array(10));
+  assert.ok(wait instanceof Promise);
+  let drained = false;
+  wait.then(() => drained = true);
   await Promise.resolve();
-  await Promise.resolve();
-  assert.equal(written, false);
+  assert.equal(drained, false);
   const { value } = await reader.read();
-  assert.equal(value!.length, 10 + TERM.length);
-  await write;
-  assert.equal(written, true);
-  await writer.close();
+  assert.equal(value!.length, 2 * (10 + TERM.length));
+  await wait;
+  assert.equal(drained, true);
+  joiner.close();
+});
+
+Deno.test("joiner: close ends the stream only after the queued frames are read", async () => {
+  const joiner = new FrameJoiner();
+  joiner.push(bytes("last"));
+  joiner.close();
+  const chunks = [];
+  for await (const chunk of joiner.readable) chunks.push(str(chunk));
+  assert.deepEqual(chunks, ["last##PRO-END##"]);
 });

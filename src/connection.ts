@@ -9,7 +9,7 @@
  * @module
  */
 import { type Codec, MessageDecoder } from "./codec.ts";
-import { RpcUnavailableException } from "./errors.ts";
+import { ResultLimitError, RpcUnavailableException } from "./errors.ts";
 import { assertFramable, FrameJoiner, FrameSplitter } from "./framing.ts";
 import type { Socket } from "./platform.ts";
 import type { Message } from "./protocol.ts";
@@ -53,8 +53,8 @@ export class Connection {
   }
 
   /**
-   * Sends one message. Fails with `ResultLimitError` if its encoding contains the terminator
-   * (nothing is sent), or `RpcUnavailableException` once the connection is closing.
+   * Sends one message. Fails with `ResultLimitError` if it cannot be encoded or its encoding
+   * contains the terminator (nothing is sent), or `RpcUnavailableException` once the connection is closing.
    *
    * Without compression this is synchronous: it throws instead of rejecting, and returns a
    * promise only when too much is queued and the caller should wait. Answers sent this way
@@ -62,7 +62,12 @@ export class Connection {
    */
   send(message: Message): Promise<void> | undefined {
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
-    const encoded = this.#codec.encode(message);
+    let encoded: Uint8Array | Promise<Uint8Array>;
+    try {
+      encoded = this.#codec.encode(message);
+    } catch (cause) {
+      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+    }
     return encoded instanceof Uint8Array
       ? this.#queue(encoded)
       : encoded.then((p) => this.#queue(p));

@@ -250,7 +250,7 @@ export class Session {
       });
       return true;
     } catch (err) {
-      return !(err instanceof ResultLimitError);
+      return err instanceof RpcUnavailableException;
     }
   }
 
@@ -308,7 +308,7 @@ export class Session {
       await this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE });
       return true;
     } catch (err) {
-      if (!(err instanceof ResultLimitError)) return false;
+      if (err instanceof RpcUnavailableException) return false;
       await this.#sendError({ ...call, args: [], kwargs: {} }, err);
       return false;
     }

@@ -514,3 +514,28 @@ Deno.test("close: a call that outlives the grace period is cut off", async () =>
     client.close();
   }
 });
+
+Deno.test("a result MessagePack cannot encode fails only that call, with 405", async () => {
+  await withClient({}, (s) => {
+    s.registerFunction(function big() {
+      return 2n ** 70n;
+    });
+    s.registerFunction(function cyclic() {
+      const a: Record<string, unknown> = {};
+      a.self = a;
+      return a;
+    });
+    s.registerFunction(async function* badItem() {
+      yield () => {};
+    });
+  }, async (client) => {
+    for (const method of ["big", "cyclic", "badItem"]) {
+      await client.call(method, method);
+      let reply = await client.next();
+      if (reply?.CODE === 201) reply = await client.next();
+      assert.equal(reply?.CODE, 405, method);
+      assert.equal(body(reply).ID, method);
+      assert.match(String(body(reply).MESSAGE), /cannot be encoded/);
+    }
+  });
+});

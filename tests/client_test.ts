@@ -10,14 +10,8 @@ import {
   type ServerOptions,
   TimeoutException,
 } from "../mod.ts";
-import { startServer, urlOf } from "./helpers.ts";
+import { deferred, indexOf, startServer, TERM, urlOf } from "./helpers.ts";
 import { decode, encode, installFakeClock } from "./test_deps.ts";
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
-}
 
 const api = (server: Server) => {
   server.registerIntrospectionFunctions();
@@ -242,16 +236,15 @@ function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = (async () => {
     const conn = await listener.accept();
-    const term = new TextEncoder().encode("##PRO-END##");
     let buffer = new Uint8Array(0);
     for await (const chunk of conn.readable) {
       const joined = new Uint8Array(buffer.length + chunk.length);
       joined.set(buffer);
       joined.set(chunk, buffer.length);
       buffer = joined;
-      for (let at = find(buffer, term); at !== -1; at = find(buffer, term)) {
+      for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
         const message = decode(buffer.slice(0, at)) as Record<string, unknown>;
-        buffer = buffer.slice(at + term.length);
+        buffer = buffer.slice(at + TERM.length);
         const reply = message.AUTH
           ? {
             MPRPC: "0.1",
@@ -263,20 +256,12 @@ function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
             TIMEOUT: 0,
           }
           : { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" };
-        await conn.write(new Uint8Array([...encode(reply), ...term]));
+        await conn.write(new Uint8Array([...encode(reply), ...TERM]));
         onMessage(message);
       }
     }
   })();
   return { port: listener.addr.port, close: async () => (listener.close(), await served) };
-}
-
-function find(haystack: Uint8Array, needle: Uint8Array): number {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
 }
 
 Deno.test("client: heartbeat sends a ping every `heartbeat` seconds", async () => {

@@ -20,7 +20,15 @@ export function urlOf(server: Server, credentials = "admin:admin"): string {
   return `tcp://${credentials}@127.0.0.1:${server.addr.port}`;
 }
 
-function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+/** A promise with its resolve function, for waiting on events in tests. */
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => resolve = r);
+  return { promise, resolve };
+}
+
+/** The index of `needle` in `haystack`, or -1 (naive on purpose: independent of src/framing.ts). */
+export function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
     for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
     return i;

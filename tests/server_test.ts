@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import { RestrictAccessError, type Server, type ServerOptions } from "../mod.ts";
-import { startServer, TERM, WireClient } from "./helpers.ts";
+import { deferred, startServer, TERM, WireClient } from "./helpers.ts";
 import { installFakeClock } from "./test_deps.ts";
 
 type Message = Record<string, unknown>;
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => resolve = r);
-  return { promise, resolve };
-}
 
 // Runs `body` with a server and one logged-in wire client, closing both afterwards.
 async function withClient(

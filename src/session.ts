@@ -84,6 +84,7 @@ export class Session {
   readonly #inflight = new Set<string>();
   #authenticated = false;
   #draining = false;
+  #failed = false;
   #timer?: ReturnType<typeof setTimeout>;
 
   /** Starts serving `socket`. */
@@ -91,11 +92,6 @@ export class Session {
     this.#ctx = ctx;
     this.#conn = new Connection(socket, ctx.codec, { maxMessageSize: ctx.settings.maxMessageSize });
     this.done = this.#run();
-  }
-
-  /** Whether calls are running on this connection. */
-  get busy(): boolean {
-    return this.#inflight.size > 0;
   }
 
   /** Refuses new calls with 503 from now on; running calls go on. */
@@ -133,6 +129,7 @@ export class Session {
   }
 
   #receive(message: unknown): void {
+    if (this.#failed) return;
     if (!isMap(message)) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
     if (message.MPRPC !== VERSION) return void this.#fail(Code.PROTOCOL);
     if ("AUTH" in message) return this.#handshake(message.AUTH);
@@ -347,8 +344,10 @@ export class Session {
     }
   }
 
-  // Sends a connection-level error, then closes the connection.
+  // Sends a connection-level error, then closes the connection; later input is ignored.
   async #fail(code: number): Promise<void> {
+    if (this.#failed) return;
+    this.#failed = true;
     await this.#sendCode(code);
     await this.#conn.close();
   }

@@ -92,6 +92,16 @@ Deno.test("handshake: calls and heartbeats before it get 501 and close", async (
   }, false);
 });
 
+Deno.test("handshake: after a fatal error the rest of the same read is ignored", async () => {
+  await withClient({}, basics, async (client) => {
+    const frame = (m: unknown) => [...client.encode(m), ...TERM];
+    const call = (id: string) => frame({ MPRPC: "0.1", ID: id, METHOD: "testfunc", ARGS: [1, 2] });
+    await client.sendRaw(new Uint8Array([...call("1"), ...call("2"), ...call("3")]));
+    assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 501 });
+    assert.equal(await client.next(), undefined, "one 501, then the connection closes");
+  }, false);
+});
+
 Deno.test("handshake: a connection that never authenticates is closed without a reply", async () => {
   await withClient({ handshakeTimeout: 0.05 }, basics, async (client) => {
     assert.equal(await client.next(), undefined);

@@ -14,7 +14,6 @@ import {
   RpcUnavailableException,
   TimeoutException,
 } from "./src/errors.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE } from "./src/framing.ts";
 import { ItemStream } from "./src/item_stream.ts";
 import { connect } from "./src/platform.deno.ts";
 import {
@@ -72,6 +71,16 @@ interface PendingCall {
 
 // Properties the Proxy must not turn into calls: `await rpc` looks up `then`.
 const NOT_METHODS = new Set(["then", "catch", "finally", "toJSON", "inspect"]);
+
+// `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
+function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Error): Promise<T> {
+  promise.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeout()), seconds * 1000);
+  });
+  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
+}
 
 function remoteMethod(client: AsyncRPC, name: string): RemoteMethod {
   return new Proxy(() => {}, {
@@ -154,58 +163,51 @@ export class AsyncRPC implements AsyncDisposable {
   /** Connects and authenticates; rejects with `LoginError` if the server refuses. */
   async connect(): Promise<this> {
     if (this.connected) return this.#proxy;
-    const { hostname, port, username, password } = this.#address;
-    const limit = (this.#options.connectTimeout ?? 10) * 1000;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TimeoutException(`no handshake from ${hostname}:${port} in ${limit} ms`)),
-        limit,
-      );
-    });
+    const { hostname, port } = this.#address;
+    const seconds = this.#options.connectTimeout ?? 10;
     const socket = connect({ hostname, port });
+    let conn: Connection | undefined;
     try {
-      this.#codec ??= Codec.create({
-        debug: this.#options.debug,
-        compression: this.#options.compression,
-        maxMessageSize: this.#options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-      });
-      const conn = new Connection(await Promise.race([socket, timeout]), await this.#codec, {
-        maxMessageSize: this.#options.maxMessageSize,
-      });
-      const reader = conn.messages.getReader();
-      const reply = Promise.race([this.#handshake(conn, reader, username, password), timeout]);
-      let early: unknown[];
-      try {
-        [this.#remoteInfo, early] = await reply;
-      } catch (err) {
-        reader.releaseLock();
-        conn.abort();
-        throw err;
-      }
-      this.#conn = conn;
+      const opening = (async () => {
+        this.#codec ??= Codec.create({
+          debug: this.#options.debug,
+          compression: this.#options.compression,
+          maxMessageSize: this.#options.maxMessageSize,
+        });
+        conn = new Connection(await socket, await this.#codec, {
+          maxMessageSize: this.#options.maxMessageSize,
+        });
+        return await this.#handshake(conn);
+      })();
+      const [info, reader, early] = await withTimeout(
+        opening,
+        seconds,
+        () => new TimeoutException(`no handshake from ${hostname}:${port} within ${seconds} s`),
+      );
+      this.#conn = conn!;
+      this.#remoteInfo = info;
       this.#closeReason = undefined;
       this.#closed = Promise.withResolvers();
       this.#reading = this.#read(reader, early);
       this.#startHeartbeat();
       return this.#proxy;
     } catch (err) {
-      socket.then((s) => s.close(), () => {});
+      if (conn) conn.abort();
+      else socket.then((s) => s.close(), () => {});
       if (err instanceof MprpcError) throw err;
       throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${err}`, {
         cause: err,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
+  // Sends AUTH and reads the reply. Resolves to the reply, the reader to go on with, and any
+  // messages that arrived in the same read as the reply.
   async #handshake(
     conn: Connection,
-    reader: ReadableStreamDefaultReader<unknown[]>,
-    username: string | null,
-    password: string | null,
-  ): Promise<[HandshakeReply, unknown[]]> {
+  ): Promise<[HandshakeReply, ReadableStreamDefaultReader<unknown[]>, unknown[]]> {
+    const { username, password } = this.#address;
+    const reader = conn.messages.getReader();
     await conn.send({ MPRPC: VERSION, AUTH: { USERNAME: username, PASSWORD: password } });
     let reply: unknown;
     let early: unknown[] = [];
@@ -227,7 +229,7 @@ export class AsyncRPC implements AsyncDisposable {
         `unexpected handshake reply ${JSON.stringify(reply)}`,
       );
     }
-    return [reply as unknown as HandshakeReply, early];
+    return [reply as unknown as HandshakeReply, reader, early];
   }
 
   /**

@@ -288,3 +288,17 @@ Deno.test("client: heartbeat sends a ping every `heartbeat` seconds", async () =
     await peer.close();
   }
 });
+
+Deno.test("client: a server that never answers the handshake fails connect within connectTimeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  try {
+    await assert.rejects(
+      AsyncRPC.connect(`tcp://a:b@127.0.0.1:${listener.addr.port}`, { connectTimeout: 0.05 }),
+      TimeoutException,
+    );
+  } finally {
+    (await accepted).close();
+    listener.close();
+  }
+});

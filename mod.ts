@@ -25,7 +25,13 @@
  * @module
  */
 export { Server, type ServerOptions } from "./server.ts";
-export type { Credential, Handler, InstanceOptions, MethodOptions } from "./server.ts";
+export type {
+  Credential,
+  Handler,
+  InstanceOptions,
+  MethodOptions,
+  ModuleOptions,
+} from "./server.ts";
 export {
   AsyncRPC,
   type AsyncRPCClient,

@@ -6,7 +6,8 @@
 import type { Credential } from "./src/auth.ts";
 import { Codec } from "./src/codec.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./src/framing.ts";
-import { listen, onShutdownSignal } from "./src/platform.deno.ts";
+import { loadModules, type ModuleOptions, type RegisteredModule } from "./src/modules.ts";
+import { hardwareConcurrency, listen, onShutdownSignal } from "./src/platform.deno.ts";
 import type { Listener } from "./src/platform.ts";
 import type { Compression } from "./src/protocol.ts";
 import {
@@ -17,8 +18,9 @@ import {
 } from "./src/registry.ts";
 import { ResultStore } from "./src/results.ts";
 import { type ServerContext, Session, type SessionSettings } from "./src/session.ts";
+import type { WorkerPool } from "./src/worker_pool.ts";
 
-export type { Credential, Handler, InstanceOptions, MethodOptions };
+export type { Credential, Handler, InstanceOptions, MethodOptions, ModuleOptions };
 
 /** Options of {@linkcode Server}; the defaults are pymprpc's. */
 export interface ServerOptions {
@@ -46,6 +48,8 @@ export interface ServerOptions {
   gracePeriod?: number;
   /** Seconds an unclaimed `RETURN: false` outcome is kept for `system.getresult`. Default `600`. */
   resultTtl?: number;
+  /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
+  workers?: number;
 }
 
 /**
@@ -74,6 +78,9 @@ export class Server implements AsyncDisposable {
   readonly #registry = new Registry();
   readonly #results: ResultStore;
   readonly #sessions = new Set<Session>();
+  readonly #modules: RegisteredModule[] = [];
+  readonly #workers: number;
+  #pool?: WorkerPool;
   #listener?: Listener;
   #codec?: Codec;
   #tasks = 0;
@@ -86,6 +93,7 @@ export class Server implements AsyncDisposable {
     this.#hostname = options.hostname ?? "127.0.0.1";
     this.#port = options.port ?? 5000;
     this.#gracePeriod = options.gracePeriod ?? 10;
+    this.#workers = options.workers ?? hardwareConcurrency();
     this.#results = new ResultStore((options.resultTtl ?? 600) * 1000);
     this.#settings = {
       auth: options.auth ?? [["admin", "admin"]],
@@ -106,6 +114,23 @@ export class Server implements AsyncDisposable {
   registerFunction<F extends Handler>(fn: F, options?: MethodOptions): F {
     this.#registry.add(fn, options);
     return fn;
+  }
+
+  /**
+   * Registers every exported function of the module at `url` (plain, async, or async
+   * generator), named after its export. By default calls run in the worker pool, so CPU-heavy
+   * work never blocks the server; `{ executor: "inline" }` runs them on the event loop. The
+   * module is loaded by {@linkcode Server.listen}; `system.methodHelp` shows each export's JSDoc.
+   *
+   * @example
+   * ```ts ignore
+   * server.registerModule(new URL("./handlers.ts", import.meta.url));
+   * server.registerModule(new URL("./fast.ts", import.meta.url), { executor: "inline" });
+   * ```
+   */
+  registerModule(url: URL | string, options: ModuleOptions = {}): void {
+    if (this.#listener) throw new Error("register modules before listen()");
+    this.#modules.push({ url: new URL(url).href, options });
   }
 
   /** Registers the public methods of `instance`'s class chain (see {@linkcode InstanceOptions}). */
@@ -152,11 +177,20 @@ export class Server implements AsyncDisposable {
     return this.#listener.addr;
   }
 
-  /** Binds the port. With `port: 0`, {@linkcode Server.addr} tells the port chosen. */
+  /**
+   * Loads registered modules (starting the worker pool if any needs it), then binds the port.
+   * With `port: 0`, {@linkcode Server.addr} tells the port chosen.
+   */
   async listen(): Promise<void> {
     if (this.#listener) return;
     this.#codec = await Codec.create(this.#settings);
-    this.#listener = listen({ hostname: this.#hostname, port: this.#port });
+    this.#pool = await loadModules(this.#registry, this.#modules, this.#workers);
+    try {
+      this.#listener = listen({ hostname: this.#hostname, port: this.#port });
+    } catch (err) {
+      await this.#pool?.close();
+      throw err;
+    }
     this.#serving = this.#accept(this.#listener, this.#codec);
   }
 
@@ -233,5 +267,6 @@ export class Server implements AsyncDisposable {
     clearTimeout(timer);
     for (const session of sessions) session.abort();
     await Promise.all(sessions.map((session) => session.done));
+    await this.#pool?.close();
   }
 }

@@ -128,6 +128,17 @@ export class ProtocolSyntaxException extends MprpcError {
   override readonly code: number = Code.PROTOCOL_SYNTAX;
 }
 
+/**
+ * The class name an error is reported under (`EXCEPTION` on the wire): a remote error's own
+ * name, a `DOMException`'s specific name (`DataCloneError`), else the constructor's name.
+ */
+export function errorClassName(err: unknown): string {
+  if (err instanceof MprpcError) return err.exception ?? err.name;
+  if (err instanceof DOMException) return err.name;
+  if (err instanceof Error) return err.constructor.name;
+  return typeof err;
+}
+
 const byCode = new Map<number, typeof MprpcError>(
   [
     ExpireWarning,

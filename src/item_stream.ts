@@ -32,8 +32,8 @@ export class ItemStream {
   #failure?: unknown;
   #wake?: () => void;
 
-  /** Creates an empty stream. */
-  constructor() {
+  /** Creates an empty stream; `onCancel` runs if the reader cancels. */
+  constructor(onCancel?: () => void) {
     this.readable = new ReadableStream({
       pull: async (controller) => {
         while (this.#head === this.#items.length && !this.#ended) {
@@ -49,6 +49,7 @@ export class ItemStream {
         this.cancelled = true;
         this.#items = [];
         this.#head = 0;
+        onCancel?.();
       },
     }, { highWaterMark: 0 });
   }

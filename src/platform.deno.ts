@@ -3,7 +3,14 @@
  *
  * @module
  */
-import type { Address, Listener, Socket } from "./platform.ts";
+import type {
+  Address,
+  Listener,
+  ParentPort,
+  Socket,
+  WorkerEvents,
+  WorkerHandle,
+} from "./platform.ts";
 
 const READ_SIZE = 64 * 1024;
 // Reads smaller than this are copied out so the read buffer can be reused; bigger ones are
@@ -90,4 +97,55 @@ export function onShutdownSignal(handler: () => void): () => void {
   return () => {
     for (const signal of signals) Deno.removeSignalListener(signal, handler);
   };
+}
+
+/** Starts a module worker running `url`. */
+export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
+  const worker = new Worker(url, { type: "module" });
+  worker.onmessage = (event) => events.onMessage(event.data);
+  worker.onerror = (event) => {
+    // Handled here: unhandled, a worker's error would be re-thrown on the main thread.
+    event.preventDefault();
+    events.onError(event.message);
+  };
+  worker.onmessageerror = () =>
+    events.onError("a message from the worker could not be deserialized");
+  return {
+    post: (message, transfer = []) => worker.postMessage(message, transfer),
+    terminate: () => worker.terminate(),
+  };
+}
+
+/**
+ * The channel to the parent, from inside a worker. A worker that closes itself
+ * (`self.close()`) first says so, since the parent gets no event for it.
+ */
+export function parentPort(): ParentPort {
+  const scope = globalThis as unknown as {
+    postMessage(message: unknown, transfer: Transferable[]): void;
+    close(): void;
+    onmessage: ((event: MessageEvent) => void) | null;
+  };
+  const close = scope.close.bind(scope);
+  scope.close = () => {
+    scope.postMessage({ type: "closing" }, []);
+    close();
+  };
+  return {
+    post: (message, transfer = []) => scope.postMessage(message, transfer),
+    onMessage: (handler) => scope.onmessage = (event) => handler(event.data),
+  };
+}
+
+/** The text of the module at `url` (file: or http(s):). */
+export async function readText(url: URL): Promise<string> {
+  if (url.protocol === "file:") return await Deno.readTextFile(url);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not read ${url}: ${response.status}`);
+  return await response.text();
+}
+
+/** How many threads can run at once: the default size of the worker pool. */
+export function hardwareConcurrency(): number {
+  return navigator.hardwareConcurrency || 1;
 }

@@ -33,3 +33,27 @@ export interface Address {
   /** TCP port; 0 when listening lets the OS choose. */
   port: number;
 }
+
+/** A worker thread, seen from the thread that started it. */
+export interface WorkerHandle {
+  /** Sends `message`, moving the `transfer` buffers instead of copying them. */
+  post(message: unknown, transfer?: Transferable[]): void;
+  /** Stops the worker at once. */
+  terminate(): void;
+}
+
+/** What the worker reports to the thread that started it. */
+export interface WorkerEvents {
+  /** A message from the worker. */
+  onMessage(data: unknown): void;
+  /** The worker failed: an uncaught error or rejection, or a module that did not load. */
+  onError(message: string): void;
+}
+
+/** The channel to the parent thread, seen from inside a worker. */
+export interface ParentPort {
+  /** Sends `message`, moving the `transfer` buffers instead of copying them. */
+  post(message: unknown, transfer?: Transferable[]): void;
+  /** Calls `handler` with each message from the parent. */
+  onMessage(handler: (data: unknown) => void): void;
+}

@@ -28,8 +28,11 @@ export interface InstanceOptions {
 export interface Method {
   /** The name on the wire. */
   name: string;
-  /** The function to call (already bound, for instance methods). */
-  fn: Handler;
+  /**
+   * Runs the method with bound positional arguments. `signal` aborts when the caller's
+   * connection closes (a worker pool drops the call if it has not started).
+   */
+  run(args: unknown[], signal: AbortSignal): unknown;
   /** Its declared parameters. */
   parameters: Parameter[];
   /** `system.methodHelp` text. */
@@ -44,19 +47,27 @@ export class Registry {
   readonly #methods = new Map<string, Method>();
 
   /** Adds `fn` under `options.name` or its own name; a name registered twice is an error. */
-  add(fn: Handler, options: MethodOptions = {}, internal = false): Method {
+  add(fn: Handler, options: MethodOptions = {}, internal = false): void {
     if (typeof fn !== "function") throw new TypeError("registerFunction expects a function");
     const name = options.name ?? fn.name;
     if (!name) throw new TypeError("an anonymous function needs options.name");
     if (!internal && name.startsWith(SYSTEM_PREFIX)) {
       throw new TypeError(`'${name}': names starting with '${SYSTEM_PREFIX}' are reserved`);
     }
-    if (this.#methods.has(name)) {
-      throw new TypeError(`a method named '${name}' is already registered`);
+    this.addMethod({
+      name,
+      run: (args) => fn(...args),
+      parameters: parametersOf(fn),
+      help: options.help ?? "",
+    });
+  }
+
+  /** Adds a method built elsewhere (a worker pool's); a name registered twice is an error. */
+  addMethod(method: Method): void {
+    if (this.#methods.has(method.name)) {
+      throw new TypeError(`a method named '${method.name}' is already registered`);
     }
-    const method = { name, fn, parameters: parametersOf(fn), help: options.help ?? "" };
-    this.#methods.set(name, method);
-    return method;
+    this.#methods.set(method.name, method);
   }
 
   /**
@@ -75,9 +86,12 @@ export class Registry {
         seen.add(key);
         if (typeof descriptor.value !== "function") continue;
         const fn: Handler = descriptor.value;
-        const name = options.prefix ? `${options.prefix}.${key}` : key;
-        const method = this.add(fn.bind(instance), { name });
-        method.parameters = parametersOf(fn);
+        this.addMethod({
+          name: options.prefix ? `${options.prefix}.${key}` : key,
+          run: (args) => fn.apply(instance, args),
+          parameters: parametersOf(fn),
+          help: "",
+        });
       }
     }
   }

@@ -7,6 +7,7 @@ import type { Codec } from "./codec.ts";
 import { checkCredentials, type Credential } from "./auth.ts";
 import { Connection } from "./connection.ts";
 import {
+  errorClassName,
   MprpcError,
   NotFindError,
   RequestError,
@@ -82,6 +83,8 @@ export class Session {
   readonly #ctx: ServerContext;
   readonly #conn: Connection;
   readonly #inflight = new Set<string>();
+  // Aborts when the connection closes, so that calls it queued in the worker pool are dropped.
+  readonly #closed = new AbortController();
   #authenticated = false;
   #draining = false;
   #failed = false;
@@ -123,6 +126,7 @@ export class Session {
       await this.#fail(err instanceof MprpcError ? err.code : Code.SERVER_ERROR);
     } finally {
       clearTimeout(this.#timer);
+      this.#closed.abort();
       await this.#conn.close();
       this.#log("close");
     }
@@ -265,7 +269,8 @@ export class Session {
       }
       throw new NotFindError(`no method named '${call.method}'`);
     }
-    const result = method.fn(...bindArguments(method.parameters, call.args, call.kwargs));
+    const args = bindArguments(method.parameters, call.args, call.kwargs);
+    const result = method.run(args, this.#closed.signal);
     return isThenable(result) ? Promise.resolve(result).then(toAnswer) : toAnswer(result);
   }
 
@@ -315,11 +320,7 @@ export class Session {
     const error = err instanceof MprpcError ? err : new RPCRuntimeError(String(
       err instanceof Error ? err.message : err,
     ));
-    const exception = err instanceof MprpcError
-      ? err.exception ?? err.name
-      : err instanceof Error
-      ? err.constructor.name
-      : typeof err;
+    const exception = errorClassName(err);
     const DATA: ErrorData = { METHOD: call.method, ARGS: call.args, KWARGS: call.kwargs };
     if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = err.stack;
     const MESSAGE = { ID: call.id, EXCEPTION: exception, MESSAGE: error.message, DATA };

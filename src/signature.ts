@@ -106,12 +106,16 @@ function splitAssignment(text: string): number {
 
 /** The declared parameters of `fn`, read from its source. */
 export function parametersOf(fn: (...args: never[]) => unknown): Parameter[] {
-  const src = Function.prototype.toString.call(fn);
+  return parametersOfSource(Function.prototype.toString.call(fn));
+}
+
+/** The declared parameters of a function, from its source text (`fn.toString()`). */
+export function parametersOfSource(source: string): Parameter[] {
   // Bound and built-in functions hide their parameters: accept any positional arguments.
-  if (src.endsWith("{ [native code] }")) {
+  if (source.endsWith("{ [native code] }")) {
     return [{ name: "args", text: "...args", optional: false, rest: true }];
   }
-  return splitTopLevel(parameterText(src)).map(parseParameter);
+  return splitTopLevel(parameterText(source)).map(parseParameter);
 }
 
 /** The parameter list as `system.methodSignature` shows it, e.g. `"(a, b = 2, ...rest)"`. */

@@ -31,12 +31,13 @@ Deno.test("registerInstance exposes only the public methods of the class chain",
   assert.deepEqual(registry.names(), ["greet", "times"]);
 });
 
-Deno.test("registerInstance binds methods to the instance and keeps their signatures", async () => {
+Deno.test("registerInstance binds methods to the instance and keeps their signatures", () => {
   const registry = new Registry();
   registry.addInstance(new Child(), { prefix: "child" });
   assert.deepEqual(registry.names(), ["child.greet", "child.times"]);
-  assert.equal(await registry.get("child.times")!.fn(2), 6);
-  assert.equal(registry.get("child.greet")!.fn("bob"), "hi bob!");
+  const signal = new AbortController().signal;
+  assert.equal(registry.get("child.times")!.run([2], signal), 6);
+  assert.equal(registry.get("child.greet")!.run(["bob"], signal), "hi bob!");
   assert.equal(registry.signature("child.greet"), '(name, punctuation = "!")');
 });
 

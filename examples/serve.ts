@@ -40,6 +40,8 @@ server.registerFunction(async function* testcorogen(a: number, b: number) {
   }
 }, { help: "Streams a + b + i for i in 0..9." });
 server.registerInstance(new TestClass());
+// CPU-heavy work runs in the worker pool, so it never blocks the calls above.
+server.registerModule(new URL("./handlers.ts", import.meta.url));
 
 await server.listen();
 console.log(`mprpc example server on tcp://admin:admin@127.0.0.1:${server.addr.port}`);

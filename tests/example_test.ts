@@ -24,6 +24,9 @@ Deno.test("example server: serves pymprpc's README example and stops cleanly on 
     for await (const item of await rpc.testcorogen(1, 2)) items.push(item);
     assert.deepEqual(items, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     assert.equal(await rpc.system.methodHelp("testfunc"), "Adds a and b.");
+    assert.equal(await rpc.fib(20), 6765);
+    assert.deepEqual(await Array.fromAsync(await rpc.primes(20)), [2, 3, 5, 7, 11, 13, 17, 19]);
+    assert.match(await rpc.system.methodHelp("fib"), /Fibonacci/);
   }
   child.kill("SIGTERM");
   await lines.cancel();

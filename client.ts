@@ -15,6 +15,7 @@ import {
   TimeoutException,
 } from "./src/errors.ts";
 import { ItemStream } from "./src/item_stream.ts";
+import { withRemoteMethods } from "./src/remote_proxy.ts";
 import { connect } from "./src/platform.deno.ts";
 import {
   Code,
@@ -69,9 +70,6 @@ interface PendingCall {
   stream?: ItemStream;
 }
 
-// Properties the Proxy must not turn into calls: `await rpc` looks up `then`.
-const NOT_METHODS = new Set(["then", "catch", "finally", "toJSON", "inspect"]);
-
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
 function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Error): Promise<T> {
   promise.catch(() => {});
@@ -80,16 +78,6 @@ function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Err
     timer = setTimeout(() => reject(timeout()), seconds * 1000);
   });
   return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
-}
-
-function remoteMethod(client: AsyncRPC, name: string): RemoteMethod {
-  return new Proxy(() => {}, {
-    apply: (_target, _this, args) => client.call(name, args),
-    get: (_target, prop) =>
-      typeof prop === "symbol" || NOT_METHODS.has(prop)
-        ? undefined
-        : remoteMethod(client, `${name}.${prop}`),
-  }) as unknown as RemoteMethod;
 }
 
 /**
@@ -123,17 +111,8 @@ export class AsyncRPC implements AsyncDisposable {
   constructor(url: string, options: ClientOptions = {}) {
     this.#address = parseAddress(url);
     this.#options = options;
-    // Members are bound to the real instance, whose private fields a Proxy cannot reach;
-    // methods that return `this` return the Proxy.
-    this.#proxy = new Proxy(this, {
-      get(target, prop) {
-        if (typeof prop === "symbol" || prop in target) {
-          const value = Reflect.get(target, prop, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return NOT_METHODS.has(prop) ? undefined : remoteMethod(target, prop);
-      },
-    });
+    // Methods that return `this` return the Proxy.
+    this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
     return this.#proxy;
   }
 

@@ -39,7 +39,27 @@ export {
   type Remote,
   type RemoteMethod,
 } from "./client.ts";
-export * from "./src/errors.ts";
+export { RPC, type RPCClient, type SyncRemoteMethod } from "./src/sync_client.ts";
+export {
+  ExpireStreamWarning,
+  ExpireWarning,
+  LoginError,
+  MprpcError,
+  type MprpcErrorInit,
+  NotFindError,
+  ParamError,
+  ProtocolException,
+  ProtocolSyntaxException,
+  RequestError,
+  RequirementException,
+  RestrictAccessError,
+  ResultLimitError,
+  RpcException,
+  RPCRuntimeError,
+  RpcUnavailableException,
+  TimeoutException,
+  UnsupportSysMethodError,
+} from "./src/errors.ts";
 export {
   Code,
   type Compression,

@@ -15,6 +15,31 @@ export async function startServer(
   return server;
 }
 
+/** A server started as its own process from `file` (which prints its port first). */
+export async function spawnServer(file: URL, env: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", file.pathname],
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await lines.read()).value);
+  return {
+    url: `tcp://admin:admin@127.0.0.1:${port}`,
+    /** Stops the server (if still running) and waits for the process to end. */
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await lines.cancel();
+      await child.status;
+    },
+  };
+}
+
 /** The client URL of `server`. */
 export function urlOf(server: Server, credentials = "admin:admin"): string {
   return `tcp://${credentials}@127.0.0.1:${server.addr.port}`;

@@ -186,7 +186,7 @@ export class Server implements AsyncDisposable {
     this.#codec = await Codec.create(this.#settings);
     this.#pool = await loadModules(this.#registry, this.#modules, this.#workers);
     try {
-      this.#listener = listen({ hostname: this.#hostname, port: this.#port });
+      this.#listener = await listen({ hostname: this.#hostname, port: this.#port });
     } catch (err) {
       await this.#pool?.close();
       throw err;

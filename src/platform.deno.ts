@@ -7,6 +7,7 @@ import type {
   Address,
   Listener,
   ParentPort,
+  Platform,
   Socket,
   WorkerEvents,
   WorkerHandle,
@@ -64,10 +65,10 @@ function wrap(conn: Deno.TcpConn): Socket {
   return { readable, writable, remoteAddress: `${hostname}:${port}`, close };
 }
 
-/** Listens on `address`. */
-export function listen(address: Address): Listener {
+/** Listens on `address`; resolves once bound. */
+export function listen(address: Address): Promise<Listener> {
   const listener = Deno.listen({ ...address, transport: "tcp" });
-  return {
+  return Promise.resolve({
     addr: { hostname: listener.addr.hostname, port: listener.addr.port },
     close: () => listener.close(),
     async *[Symbol.asyncIterator]() {
@@ -82,7 +83,7 @@ export function listen(address: Address): Listener {
         yield wrap(conn);
       }
     },
-  };
+  });
 }
 
 /** Opens a connection to `address`. */
@@ -149,3 +150,13 @@ export async function readText(url: URL): Promise<string> {
 export function hardwareConcurrency(): number {
   return navigator.hardwareConcurrency || 1;
 }
+
+const _implements: Platform = {
+  listen,
+  connect,
+  onShutdownSignal,
+  spawnWorker,
+  parentPort,
+  readText,
+  hardwareConcurrency,
+};

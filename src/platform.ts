@@ -57,3 +57,21 @@ export interface ParentPort {
   /** Calls `handler` with each message from the parent. */
   onMessage(handler: (data: unknown) => void): void;
 }
+
+/** Everything a platform module provides; both implementations are checked against it. */
+export interface Platform {
+  /** Listens on `address`; resolves once bound. */
+  listen(address: Address): Promise<Listener>;
+  /** Opens a connection to `address`. */
+  connect(address: Address): Promise<Socket>;
+  /** Calls `handler` on SIGINT or SIGTERM; returns a function that stops listening for them. */
+  onShutdownSignal(handler: () => void): () => void;
+  /** Starts a module worker running `url`. */
+  spawnWorker(url: URL, events: WorkerEvents): WorkerHandle;
+  /** The channel to the parent, from inside a worker. */
+  parentPort(): ParentPort;
+  /** The text of the module at `url`. */
+  readText(url: URL): Promise<string>;
+  /** How many threads can run at once. */
+  hardwareConcurrency(): number;
+}

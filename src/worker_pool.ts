@@ -198,6 +198,7 @@ export class WorkerPool {
 
   // A worker died: fail only its call, and start another in its place.
   #replace(worker: PoolWorker, reason: string): void {
+    if (!this.#workers.has(worker)) return;
     const task = worker.task;
     const error = new RPCRuntimeError(
       task ? `the worker running '${task.name}' died (${reason}); it has been replaced` : reason,
@@ -208,6 +209,7 @@ export class WorkerPool {
   }
 
   #retire(worker: PoolWorker, error: MprpcError): void {
+    if (!this.#workers.has(worker)) return;
     if (worker.task) this.#fail(worker.task, error);
     worker.handle.terminate();
     this.#workers.delete(worker);

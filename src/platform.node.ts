@@ -1,0 +1,186 @@
+/**
+ * Node's implementation of the runtime interface in `platform.ts` (node:net, node:worker_threads).
+ * The npm build puts it in place of `platform.deno.ts`.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import process from "node:process";
+import { parentPort as nodeParentPort, Worker } from "node:worker_threads";
+import type {
+  Address,
+  Listener,
+  ParentPort,
+  Platform,
+  Socket,
+  WorkerEvents,
+  WorkerHandle,
+} from "./platform.ts";
+
+function wrap(socket: net.Socket): Socket {
+  socket.setNoDelay(true);
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let ended = false;
+      const end = () => {
+        if (!ended) controller.close();
+        ended = true;
+      };
+      socket.on("data", (chunk: Uint8Array) => {
+        if (ended) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) socket.pause();
+      });
+      socket.on("end", end);
+      socket.on("close", end);
+      // A reset or a write to a closed peer: the connection is simply gone.
+      socket.on("error", end);
+    },
+    pull() {
+      socket.resume();
+    },
+  }, { highWaterMark: 1 });
+  const writable = new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (socket.destroyed) throw new Error("the connection is closed");
+      if (socket.write(chunk)) return;
+      return new Promise<void>((resolve, reject) => {
+        const done = () => {
+          socket.off("drain", done);
+          socket.off("close", closed);
+          resolve();
+        };
+        const closed = () => {
+          socket.off("drain", done);
+          reject(new Error("the connection closed"));
+        };
+        socket.once("drain", done);
+        socket.once("close", closed);
+      });
+    },
+  });
+  return {
+    readable,
+    writable,
+    remoteAddress: `${socket.remoteAddress}:${socket.remotePort}`,
+    close: () => void socket.destroy(),
+  };
+}
+
+/** Listens on `address`; resolves once bound. */
+export function listen(address: Address): Promise<Listener> {
+  const server = net.createServer({ noDelay: true });
+  const waiting: Array<(socket: net.Socket | null) => void> = [];
+  const accepted: net.Socket[] = [];
+  let closed = false;
+  server.on("connection", (socket) => {
+    const taker = waiting.shift();
+    if (taker) taker(socket);
+    else accepted.push(socket);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.hostname, () => {
+      server.off("error", reject);
+      const bound = server.address() as net.AddressInfo;
+      resolve({
+        addr: { hostname: bound.address, port: bound.port },
+        close() {
+          closed = true;
+          server.close();
+          for (const taker of waiting.splice(0)) taker(null);
+          for (const socket of accepted.splice(0)) socket.destroy();
+        },
+        async *[Symbol.asyncIterator]() {
+          while (!closed) {
+            const socket = accepted.shift() ??
+              await new Promise<net.Socket | null>((take) => waiting.push(take));
+            if (!socket) return;
+            yield wrap(socket);
+          }
+        },
+      });
+    });
+  });
+}
+
+/** Opens a connection to `address`. */
+export function connect(address: Address): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: address.hostname, port: address.port });
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      resolve(wrap(socket));
+    });
+  });
+}
+
+/** Calls `handler` on SIGINT or SIGTERM; returns a function that stops listening for them. */
+export function onShutdownSignal(handler: () => void): () => void {
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+  return () => {
+    process.off("SIGINT", handler);
+    process.off("SIGTERM", handler);
+  };
+}
+
+/**
+ * Starts a worker thread running `url`. A worker that exits on its own (`process.exit()`) or
+ * runs out of memory is reported as failed.
+ */
+export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
+  const worker = new Worker(url);
+  // A death is reported once: Node emits "error" and then "exit" for the same one.
+  let done = false;
+  const fail = (message: string) => {
+    if (!done) events.onError(message);
+    done = true;
+  };
+  worker.on("message", (data) => events.onMessage(data));
+  worker.on("error", (err: Error) => fail(err.message));
+  worker.on("exit", (code) => fail(`the worker exited with code ${code}`));
+  return {
+    post: (message, transfer = []) => worker.postMessage(message, transfer as never),
+    terminate() {
+      done = true;
+      void worker.terminate();
+    },
+  };
+}
+
+/** The channel to the parent, from inside a worker. */
+export function parentPort(): ParentPort {
+  const port = nodeParentPort;
+  if (!port) throw new Error("not running in a worker thread");
+  return {
+    post: (message, transfer = []) => port.postMessage(message, transfer as never),
+    onMessage: (handler) => void port.on("message", handler),
+  };
+}
+
+/** The text of the module at `url` (file: or http(s):). */
+export async function readText(url: URL): Promise<string> {
+  if (url.protocol === "file:") return await readFile(url, "utf8");
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not read ${url}: ${response.status}`);
+  return await response.text();
+}
+
+/** How many threads can run at once: the default size of the worker pool. */
+export function hardwareConcurrency(): number {
+  return os.availableParallelism?.() ?? os.cpus().length;
+}
+
+const _implements: Platform = {
+  listen,
+  connect,
+  onShutdownSignal,
+  spawnWorker,
+  parentPort,
+  readText,
+  hardwareConcurrency,
+};

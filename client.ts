@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { deferred } from "./src/deferred.ts";
 import { parseAddress } from "./src/address.ts";
 import { Codec } from "./src/codec.ts";
 import { Connection } from "./src/connection.ts";
@@ -104,7 +105,7 @@ export class AsyncRPC implements AsyncDisposable {
   #closeReason?: MprpcError;
   #remoteInfo?: HandshakeReply;
   #codec?: Promise<Codec>;
-  #closed = Promise.withResolvers<MprpcError>();
+  #closed = deferred<MprpcError>();
   readonly #proxy: this;
 
   /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode AsyncRPC.connect} next. */
@@ -166,7 +167,7 @@ export class AsyncRPC implements AsyncDisposable {
       this.#conn = conn!;
       this.#remoteInfo = info;
       this.#closeReason = undefined;
-      this.#closed = Promise.withResolvers();
+      this.#closed = deferred();
       this.#reading = this.#read(reader, early);
       this.#startHeartbeat();
       return this.#proxy;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { type Deferred, deferred } from "./deferred.ts";
 import { ProtocolException, ResultLimitError } from "./errors.ts";
 import { TERMINATOR } from "./protocol.ts";
 
@@ -174,7 +175,7 @@ export class FrameJoiner {
   #size = 0;
   #closed = false;
   #wakeReader?: () => void;
-  #drained?: PromiseWithResolvers<void>;
+  #drained?: Deferred<void>;
 
   /** Creates a joiner; `push` asks callers to wait once `highWaterMark` bytes (default 1 MiB) are queued. */
   constructor(options: FrameJoinerOptions = {}) {
@@ -200,7 +201,7 @@ export class FrameJoiner {
     this.#wakeReader?.();
     this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;
-    this.#drained ??= Promise.withResolvers();
+    this.#drained ??= deferred();
     return this.#drained.promise;
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { deferred } from "./deferred.ts";
 import {
   errorFromCode,
   type MprpcError,
@@ -127,7 +128,7 @@ export class WorkerPool {
   }
 
   #spawn(): Promise<WorkerExport[]> {
-    const { promise, resolve, reject } = Promise.withResolvers<WorkerExport[]>();
+    const { promise, resolve, reject } = deferred<WorkerExport[]>();
     const worker: PoolWorker = {
       ready: false,
       handle: spawnWorker(WORKER_URL, {

@@ -10,5 +10,8 @@ export { Decoder, Encoder } from "npm:@msgpack/msgpack@^3.1.3";
 /** bzip2, loaded only when a connection asks for `bz2` (pure JavaScript). */
 export const loadBzip2 = () => import("npm:@ledgerhq/compressjs@^1.3.2");
 
-/** xz (.xz container), loaded only when a connection asks for `lzma` (native via Node-API). */
-export const loadXz = () => import("npm:@napi-rs/lzma@^1.5.3/xz");
+/**
+ * xz (.xz container), loaded only when a connection asks for `lzma` (native via Node-API).
+ * Held at 1.4: 1.5's native binaries need Node 22, and the npm build supports Node 20.
+ */
+export const loadXz = () => import("npm:@napi-rs/lzma@~1.4.5");

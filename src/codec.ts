@@ -116,7 +116,7 @@ export class MessageDecoder extends TransformStream<Uint8Array[], unknown[]> {
       transform: codec.synchronous
         ? (batch, controller) => controller.enqueue(batch.map((payload) => codec.decode(payload)))
         : async (batch, controller) => {
-          const messages = [];
+          const messages: unknown[] = [];
           for (const payload of batch) messages.push(await codec.decode(payload));
           controller.enqueue(messages);
         },

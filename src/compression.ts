@@ -63,13 +63,12 @@ async function bz2(): Promise<Compressor> {
 }
 
 async function lzma(): Promise<Compressor> {
-  const xz = await loadXz();
+  const { xz } = await loadXz();
+  const bytes = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return {
-    compress: async (data) => {
-      const out = await xz.compress(data);
-      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    },
-    decompress: (data, limit) => collect(xz.decompressStream(ReadableStream.from([data])), limit),
+    compress: async (data) => bytes(await xz.compress(data)),
+    // Decodes in one go (no streaming decoder before 1.5), so the limit is checked afterwards.
+    decompress: async (data, limit) => checked(bytes(await xz.decompress(data)), limit),
   };
 }
 

@@ -144,7 +144,7 @@ export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
   worker.on("error", (err: Error) => fail(err.message));
   worker.on("exit", (code) => fail(`the worker exited with code ${code}`));
   return {
-    post: (message, transfer = []) => worker.postMessage(message, transfer as never),
+    post: (message, transfer = []) => worker.postMessage(message, transfer),
     terminate() {
       done = true;
       void worker.terminate();
@@ -157,7 +157,7 @@ export function parentPort(): ParentPort {
   const port = nodeParentPort;
   if (!port) throw new Error("not running in a worker thread");
   return {
-    post: (message, transfer = []) => port.postMessage(message, transfer as never),
+    post: (message, transfer = []) => port.postMessage(message, transfer),
     onMessage: (handler) => void port.on("message", handler),
   };
 }

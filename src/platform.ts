@@ -37,7 +37,7 @@ export interface Address {
 /** A worker thread, seen from the thread that started it. */
 export interface WorkerHandle {
   /** Sends `message`, moving the `transfer` buffers instead of copying them. */
-  post(message: unknown, transfer?: Transferable[]): void;
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Stops the worker at once. */
   terminate(): void;
 }
@@ -53,7 +53,7 @@ export interface WorkerEvents {
 /** The channel to the parent thread, seen from inside a worker. */
 export interface ParentPort {
   /** Sends `message`, moving the `transfer` buffers instead of copying them. */
-  post(message: unknown, transfer?: Transferable[]): void;
+  post(message: unknown, transfer?: ArrayBuffer[]): void;
   /** Calls `handler` with each message from the parent. */
   onMessage(handler: (data: unknown) => void): void;
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { listenTcp, test } from "./test_platform.deno.ts";
 import {
   AsyncRPC,
   LoginError,
@@ -52,7 +53,7 @@ async function withRpc(
   await body(rpc, server);
 }
 
-Deno.test("client: attribute calls, nested names, kwargs, the 100 reply", async () => {
+test("client: attribute calls, nested names, kwargs, the 100 reply", async () => {
   await withRpc({ version: "0.0.1", description: "d" }, async (rpc) => {
     assert.equal(rpc.remoteInfo?.VERSION, "0.0.1");
     assert.equal(rpc.remoteInfo?.DESC, "d");
@@ -63,7 +64,7 @@ Deno.test("client: attribute calls, nested names, kwargs, the 100 reply", async 
   });
 });
 
-Deno.test("client: the Proxy is not thenable; a method named then is reached with call()", async () => {
+test("client: the Proxy is not thenable; a method named then is reached with call()", async () => {
   await withRpc({}, async (rpc) => {
     assert.equal((rpc as unknown as { then?: unknown }).then, undefined);
     assert.equal((rpc.system as unknown as { then?: unknown }).then, undefined);
@@ -72,7 +73,7 @@ Deno.test("client: the Proxy is not thenable; a method named then is reached wit
   });
 });
 
-Deno.test("client: binary values round-trip as Uint8Array", async () => {
+test("client: binary values round-trip as Uint8Array", async () => {
   await withRpc({}, async (rpc) => {
     const bytes = new Uint8Array([0, 1, 2, 255]);
     assert.deepEqual(await rpc.echo(bytes), bytes);
@@ -80,7 +81,7 @@ Deno.test("client: binary values round-trip as Uint8Array", async () => {
   });
 });
 
-Deno.test("client: a stream resolves to an async iterable of its items", async () => {
+test("client: a stream resolves to an async iterable of its items", async () => {
   await withRpc({}, async (rpc) => {
     const items = [];
     for await (const item of await rpc.testcorogen(1, 5)) items.push(item);
@@ -88,7 +89,7 @@ Deno.test("client: a stream resolves to an async iterable of its items", async (
   });
 });
 
-Deno.test("client: a stream that fails midway throws from the iterator", async () => {
+test("client: a stream that fails midway throws from the iterator", async () => {
   await withRpc({}, async (rpc) => {
     const items: unknown[] = [];
     await assert.rejects(async () => {
@@ -98,14 +99,14 @@ Deno.test("client: a stream that fails midway throws from the iterator", async (
   });
 });
 
-Deno.test("client: breaking out of a stream early leaves the connection usable", async () => {
+test("client: breaking out of a stream early leaves the connection usable", async () => {
   await withRpc({}, async (rpc) => {
     for await (const item of await rpc.testcorogen(0, 1000)) if (item === 2) break;
     assert.equal(await rpc.testfunc(1, 1), 2);
   });
 });
 
-Deno.test("client: errors are the classes of their codes, with id, exception and data", async () => {
+test("client: errors are the classes of their codes, with id, exception and data", async () => {
   await withRpc({}, async (rpc) => {
     await assert.rejects(rpc.nope(), NotFindError);
     await assert.rejects(rpc.testfunc(1), ParamError);
@@ -119,7 +120,7 @@ Deno.test("client: errors are the classes of their codes, with id, exception and
   });
 });
 
-Deno.test("client: delay sends RETURN false; system.getresult fetches the outcome", async () => {
+test("client: delay sends RETURN false; system.getresult fetches the outcome", async () => {
   await withRpc({}, async (rpc) => {
     const id = await rpc.delay("testfunc", [2, 3]);
     assert.equal(await rpc.system.getresult(id), 5);
@@ -130,26 +131,26 @@ Deno.test("client: delay sends RETURN false; system.getresult fetches the outcom
   });
 });
 
-Deno.test("client: concurrent calls on one connection all resolve to their own answers", async () => {
+test("client: concurrent calls on one connection all resolve to their own answers", async () => {
   await withRpc({}, async (rpc) => {
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => rpc.testfunc(i, i)));
     assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => 2 * i));
   });
 });
 
-Deno.test("client: wrong credentials reject connect with LoginError", async () => {
+test("client: wrong credentials reject connect with LoginError", async () => {
   await using server = await startServer({}, api);
   await assert.rejects(AsyncRPC.connect(urlOf(server, "admin:nope")), LoginError);
 });
 
-Deno.test("client: a refused connection is an RpcUnavailableException", async () => {
+test("client: a refused connection is an RpcUnavailableException", async () => {
   const server = await startServer({}, api);
   const url = urlOf(server);
   await server.close();
   await assert.rejects(AsyncRPC.connect(url), RpcUnavailableException);
 });
 
-Deno.test("client: mismatched debug mode is a clear ProtocolException", async () => {
+test("client: mismatched debug mode is a clear ProtocolException", async () => {
   await using server = await startServer({ debug: true }, api);
   const originalError = console.error;
   console.error = () => {};
@@ -163,7 +164,7 @@ Deno.test("client: mismatched debug mode is a clear ProtocolException", async ()
   }
 });
 
-Deno.test("client: a per-call timeout fails the call with TimeoutException; the connection lives on", async () => {
+test("client: a per-call timeout fails the call with TimeoutException; the connection lives on", async () => {
   const gate = deferred();
   await using server = await startServer({}, (s) => {
     api(s);
@@ -177,7 +178,7 @@ Deno.test("client: a per-call timeout fails the call with TimeoutException; the 
   assert.equal(await rpc.testfunc(2, 2), 4);
 });
 
-Deno.test("client: close fails waiting calls; calls after close fail; reconnect recovers", async () => {
+test("client: close fails waiting calls; calls after close fail; reconnect recovers", async () => {
   const gate = deferred();
   await using server = await startServer({}, (s) => {
     api(s);
@@ -197,7 +198,7 @@ Deno.test("client: close fails waiting calls; calls after close fail; reconnect 
   await rpc.close();
 });
 
-Deno.test("client: the server's idle timeout surfaces as TimeoutException on the next call", async () => {
+test("client: the server's idle timeout surfaces as TimeoutException on the next call", async () => {
   await using server = await startServer({ timeout: 0.05 }, api);
   await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
   assert.ok(await rpc.closed instanceof TimeoutException);
@@ -206,7 +207,7 @@ Deno.test("client: the server's idle timeout surfaces as TimeoutException on the
 });
 
 for (const compression of ["zlib", "bz2", "lzma"] as const) {
-  Deno.test(`client: every call kind works with ${compression} compression`, async () => {
+  test(`client: every call kind works with ${compression} compression`, async () => {
     await withRpc({ compression }, async (rpc) => {
       assert.equal(rpc.remoteInfo?.COMPRESER, compression);
       assert.equal(await rpc.testfunc(5, 4), 9);
@@ -218,7 +219,7 @@ for (const compression of ["zlib", "bz2", "lzma"] as const) {
   });
 }
 
-Deno.test("client: debug mode speaks JSON with a debug server", async () => {
+test("client: debug mode speaks JSON with a debug server", async () => {
   const originalError = console.error;
   console.error = () => {};
   try {
@@ -232,15 +233,17 @@ Deno.test("client: debug mode speaks JSON with a debug server", async () => {
 });
 
 // A bare TCP peer that accepts the handshake and records every message the client sends.
-function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+// A bare TCP peer that accepts the handshake and records every message the client sends.
+async function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
+  const listener = await listenTcp();
   const served = (async () => {
     const conn = await listener.accept();
     let buffer = new Uint8Array(0);
-    for await (const chunk of conn.readable) {
-      const joined = new Uint8Array(buffer.length + chunk.length);
+    const chunk = new Uint8Array(65536);
+    for (let n = await conn.read(chunk); n !== null; n = await conn.read(chunk)) {
+      const joined = new Uint8Array(buffer.length + n);
       joined.set(buffer);
-      joined.set(chunk, buffer.length);
+      joined.set(chunk.subarray(0, n), buffer.length);
       buffer = joined;
       for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
         const message = decode(buffer.slice(0, at)) as Record<string, unknown>;
@@ -260,17 +263,18 @@ function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
         onMessage(message);
       }
     }
+    conn.close();
   })();
-  return { port: listener.addr.port, close: async () => (listener.close(), await served) };
+  return { port: listener.port, close: async () => (listener.close(), await served) };
 }
 
-Deno.test("client: heartbeat sends a ping every `heartbeat` seconds", async () => {
+test("client: heartbeat sends a ping every `heartbeat` seconds", async () => {
   const clock = installFakeClock({
     toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout"],
   });
   let pings = 0;
   let arrived = deferred();
-  const peer = recordingPeer((message) => {
+  const peer = await recordingPeer((message) => {
     if (message.HEARTBEAT === "ping") pings++;
     arrived.resolve();
   });
@@ -289,12 +293,12 @@ Deno.test("client: heartbeat sends a ping every `heartbeat` seconds", async () =
   }
 });
 
-Deno.test("client: a server that never answers the handshake fails connect within connectTimeout", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+test("client: a server that never answers the handshake fails connect within connectTimeout", async () => {
+  const listener = await listenTcp();
   const accepted = listener.accept();
   try {
     await assert.rejects(
-      AsyncRPC.connect(`tcp://a:b@127.0.0.1:${listener.addr.port}`, { connectTimeout: 0.05 }),
+      AsyncRPC.connect(`tcp://a:b@127.0.0.1:${listener.port}`, { connectTimeout: 0.05 }),
       TimeoutException,
     );
   } finally {

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { readFile, test } from "./test_platform.deno.ts";
 import { ProtocolException } from "../mod.ts";
 import { Codec, MessageDecoder } from "../src/codec.ts";
 import type { Compression } from "../src/protocol.ts";
 import { runPython } from "./python.ts";
 
-const fixture = (name: string) => Deno.readFile(new URL(`./fixtures/${name}`, import.meta.url));
+const fixture = (name: string) => readFile(new URL(`./fixtures/${name}`, import.meta.url));
 
 // What tests/fixtures/make_fixtures.py encoded with Python.
 const PYTHON_MESSAGE = {
@@ -22,12 +23,12 @@ const SAMPLE = {
   MESSAGE: { ID: "x", RESULT: ["é", 1.5, null, true, "data".repeat(50)] },
 };
 
-Deno.test("codec: decodes MessagePack written by Python's msgpack", async () => {
+test("codec: decodes MessagePack written by Python's msgpack", async () => {
   const codec = await Codec.create();
   assert.deepEqual(codec.decode(await fixture("message.msgpack")), PYTHON_MESSAGE);
 });
 
-Deno.test("codec: debug mode decodes Python's json.dumps(ensure_ascii=False)", async () => {
+test("codec: debug mode decodes Python's json.dumps(ensure_ascii=False)", async () => {
   const codec = await Codec.create({ debug: true });
   assert.deepEqual(codec.decode(await fixture("message.json")), {
     ...PYTHON_MESSAGE,
@@ -35,7 +36,7 @@ Deno.test("codec: debug mode decodes Python's json.dumps(ensure_ascii=False)", a
   });
 });
 
-Deno.test("codec: debug mode writes UTF-8 JSON with non-ASCII unescaped", async () => {
+test("codec: debug mode writes UTF-8 JSON with non-ASCII unescaped", async () => {
   const codec = await Codec.create({ debug: true });
   const payload = codec.encode({ MPRPC: "0.1", X: "中" }) as Uint8Array;
   assert.equal(new TextDecoder().decode(payload), '{"MPRPC":"0.1","X":"中"}');
@@ -45,7 +46,7 @@ const FILES: Record<Compression, string> = { zlib: "zlib", bz2: "bz2", lzma: "xz
 const PY_MODULE: Record<Compression, string> = { zlib: "zlib", bz2: "bz2", lzma: "lzma" };
 
 for (const compression of ["zlib", "bz2", "lzma"] as const) {
-  Deno.test(`codec: ${compression} decodes what Python's ${PY_MODULE[compression]} compressed`, async () => {
+  test(`codec: ${compression} decodes what Python's ${PY_MODULE[compression]} compressed`, async () => {
     const codec = await Codec.create({ compression });
     assert.deepEqual(
       await codec.decode(await fixture(`message.msgpack.${FILES[compression]}`)),
@@ -53,18 +54,21 @@ for (const compression of ["zlib", "bz2", "lzma"] as const) {
     );
   });
 
-  Deno.test(`codec: Python's ${PY_MODULE[compression]} decompresses what ${compression} encodes`, async () => {
+  test(`codec: Python's ${PY_MODULE[compression]} decompresses what ${compression} encodes`, async () => {
     const codec = await Codec.create({ compression });
     const payload = await codec.encode(SAMPLE);
     const printed = await runPython(
-      `import sys, json, msgpack, ${PY_MODULE[compression]} as m
+      [
+        "-c",
+        `import sys, json, msgpack, ${PY_MODULE[compression]} as m
 print(json.dumps(msgpack.unpackb(m.decompress(sys.stdin.buffer.read())), ensure_ascii=False))`,
+      ],
       payload,
     );
     assert.deepEqual(JSON.parse(printed), SAMPLE);
   });
 
-  Deno.test(`codec: ${compression} refuses output past maxMessageSize (no decompression bomb)`, async () => {
+  test(`codec: ${compression} refuses output past maxMessageSize (no decompression bomb)`, async () => {
     const big = await (await Codec.create({ compression })).encode({
       MPRPC: "0.1",
       X: "a".repeat(100_000),
@@ -73,7 +77,7 @@ print(json.dumps(msgpack.unpackb(m.decompress(sys.stdin.buffer.read())), ensure_
     await assert.rejects(Promise.resolve(small.decode(big)), ProtocolException);
   });
 
-  Deno.test(`codec: ${compression} garbage is a ProtocolException`, async () => {
+  test(`codec: ${compression} garbage is a ProtocolException`, async () => {
     const codec = await Codec.create({ compression });
     await assert.rejects(
       Promise.resolve(codec.decode(new Uint8Array([1, 2, 3, 4]))),
@@ -82,7 +86,7 @@ print(json.dumps(msgpack.unpackb(m.decompress(sys.stdin.buffer.read())), ensure_
   });
 }
 
-Deno.test("codec: undecodable MessagePack and JSON are ProtocolExceptions", async () => {
+test("codec: undecodable MessagePack and JSON are ProtocolExceptions", async () => {
   const msgpack = await Codec.create();
   assert.throws(() => msgpack.decode(new Uint8Array([0xc1])), ProtocolException);
   assert.throws(() => msgpack.decode(new Uint8Array([0x92, 0x01])), ProtocolException);
@@ -91,7 +95,7 @@ Deno.test("codec: undecodable MessagePack and JSON are ProtocolExceptions", asyn
   assert.throws(() => json.decode(new Uint8Array([0x7b, 0xff])), ProtocolException);
 });
 
-Deno.test("MessageDecoder: decodes batches of payloads in order, batch for batch", async () => {
+test("MessageDecoder: decodes batches of payloads in order, batch for batch", async () => {
   const codec = await Codec.create({ compression: "zlib" });
   const payloads = await Promise.all([1, 2, 3].map((n) => codec.encode({ MPRPC: "0.1", N: n })));
   const batches = ReadableStream.from([payloads.slice(0, 2), payloads.slice(2)]);

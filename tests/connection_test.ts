@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { ResultLimitError, RpcUnavailableException } from "../mod.ts";
 import { Codec } from "../src/codec.ts";
 import { Connection } from "../src/connection.ts";
@@ -50,7 +51,7 @@ function frames(bytes: Uint8Array): unknown[] {
   return out;
 }
 
-Deno.test("connection: messages sent in one turn leave in one socket write", async () => {
+test("connection: messages sent in one turn leave in one socket write", async () => {
   const memory = memorySocket();
   const conn = new Connection(memory.socket, await Codec.create());
   const written = memory.nextWrite();
@@ -64,7 +65,7 @@ Deno.test("connection: messages sent in one turn leave in one socket write", asy
   await conn.close();
 });
 
-Deno.test("connection: inbound bytes come out as batches of decoded messages", async () => {
+test("connection: inbound bytes come out as batches of decoded messages", async () => {
   const memory = memorySocket();
   const conn = new Connection(memory.socket, await Codec.create());
   const frame = (m: unknown) => [...encode(m), ...TERM];
@@ -75,7 +76,7 @@ Deno.test("connection: inbound bytes come out as batches of decoded messages", a
   await conn.close();
 });
 
-Deno.test("connection: an unframable message throws and sends nothing; a closed one refuses", async () => {
+test("connection: an unframable message throws and sends nothing; a closed one refuses", async () => {
   const memory = memorySocket();
   const conn = new Connection(memory.socket, await Codec.create());
   assert.throws(() => conn.send({ X: "a##PRO-END##b" }), ResultLimitError);

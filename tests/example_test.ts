@@ -1,15 +1,15 @@
-/** The `deno task serve` example, run as a user would: a separate process, stopped by SIGTERM. */
+/**
+ * The `deno task serve` example, run as a user would: a separate process, stopped by SIGTERM.
+ * Deno only: the example is the Deno entry point (the npm build does not include it).
+ */
 import assert from "node:assert/strict";
+import { scriptCommand, spawn, test } from "./test_platform.deno.ts";
 import { AsyncRPC } from "../mod.ts";
+import { collect } from "./helpers.ts";
 
-Deno.test("example server: serves pymprpc's README example and stops cleanly on SIGTERM", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-ffi", "examples/serve.ts"],
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { PORT: "0" },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+test("example server: serves pymprpc's README example and stops cleanly on SIGTERM", async () => {
+  const [command, args] = scriptCommand(new URL("../examples/serve.ts", import.meta.url));
+  const child = spawn(command, args, { PORT: "0" });
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const banner = (await lines.read()).value ?? "";
   const url = banner.match(/tcp:\/\/\S+/)?.[0];
@@ -25,11 +25,12 @@ Deno.test("example server: serves pymprpc's README example and stops cleanly on 
     assert.deepEqual(items, [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     assert.equal(await rpc.system.methodHelp("testfunc"), "Adds a and b.");
     assert.equal(await rpc.fib(20), 6765);
-    assert.deepEqual(await Array.fromAsync(await rpc.primes(20)), [2, 3, 5, 7, 11, 13, 17, 19]);
+    assert.deepEqual(await collect(await rpc.primes(20)), [2, 3, 5, 7, 11, 13, 17, 19]);
     assert.match(await rpc.system.methodHelp("fib"), /Fibonacci/);
   }
-  child.kill("SIGTERM");
+  child.kill();
   await lines.cancel();
-  const { code } = await child.status;
+  await child.stdin.close();
+  const code = await child.status;
   assert.equal(code, 0, "runForever closes gracefully and the process exits 0");
 });

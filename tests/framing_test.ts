@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { ProtocolException, ResultLimitError } from "../mod.ts";
 import { assertFramable, FrameJoiner, FrameSplitter, indexOfTerminator } from "../src/framing.ts";
 import { TERM } from "./helpers.ts";
@@ -17,7 +18,7 @@ async function split(chunks: Uint8Array[], maxMessageSize?: number): Promise<str
   return out;
 }
 
-Deno.test("splitter: frames split at every byte offset come out whole", async () => {
+test("splitter: frames split at every byte offset come out whole", async () => {
   const wire = bytes("first##PRO-END##second message##PRO-END####PRO-END##x#y##PRO-END##");
   const expected = ["first", "second message", "", "x#y"];
   for (let cut = 0; cut <= wire.length; cut++) {
@@ -25,7 +26,7 @@ Deno.test("splitter: frames split at every byte offset come out whole", async ()
   }
 });
 
-Deno.test("splitter: every frame a chunk completes comes in one batch", async () => {
+test("splitter: every frame a chunk completes comes in one batch", async () => {
   const batches = [];
   const wire = bytes("a##PRO-END##b##PRO-END##c##PRO");
   for await (
@@ -36,17 +37,17 @@ Deno.test("splitter: every frame a chunk completes comes in one batch", async ()
   assert.deepEqual(batches, [["a", "b"], ["c"]]);
 });
 
-Deno.test("splitter: one byte per chunk", async () => {
+test("splitter: one byte per chunk", async () => {
   const wire = bytes("ab##PRO-END##c##PRO-END##");
   assert.deepEqual(await split([...wire].map((b) => new Uint8Array([b]))), ["ab", "c"]);
 });
 
-Deno.test("splitter: a near-terminator is payload, not a boundary", async () => {
+test("splitter: a near-terminator is payload, not a boundary", async () => {
   const wire = bytes("a##PRO-END#b##PRO-END##");
   assert.deepEqual(await split([wire.slice(0, 5), wire.slice(5)]), ["a##PRO-END#b"]);
 });
 
-Deno.test("splitter: bytes past maxMessageSize without a terminator error the stream", async () => {
+test("splitter: bytes past maxMessageSize without a terminator error the stream", async () => {
   await assert.rejects(split([bytes("x".repeat(20))], 16), ProtocolException);
   await assert.rejects(
     split([bytes("x".repeat(10)), bytes("x".repeat(10))], 16),
@@ -56,23 +57,23 @@ Deno.test("splitter: bytes past maxMessageSize without a terminator error the st
   await assert.rejects(split([bytes("x".repeat(17) + "##PRO-END##")], 16), ProtocolException);
 });
 
-Deno.test("splitter: a straddling frame larger than the limit is refused", async () => {
+test("splitter: a straddling frame larger than the limit is refused", async () => {
   const wire = bytes("x".repeat(17) + "##PRO-END##");
   await assert.rejects(split([wire.slice(0, 20), wire.slice(20)], 18), ProtocolException);
 });
 
-Deno.test("indexOfTerminator finds the first terminator only when whole", () => {
+test("indexOfTerminator finds the first terminator only when whole", () => {
   assert.equal(indexOfTerminator(bytes("##PRO-END")), -1);
   assert.equal(indexOfTerminator(bytes("a#b##PRO-END##")), 3);
   assert.equal(indexOfTerminator(bytes("##PRO-END####PRO-END##"), 1), 11);
 });
 
-Deno.test("assertFramable refuses a payload holding the terminator", () => {
+test("assertFramable refuses a payload holding the terminator", () => {
   assert.throws(() => assertFramable(bytes("a##PRO-END##b")), ResultLimitError);
   assertFramable(bytes("a##PRO-END#b"));
 });
 
-Deno.test("joiner: frames pushed while the reader is busy come out as one buffer", async () => {
+test("joiner: frames pushed while the reader is busy come out as one buffer", async () => {
   const joiner = new FrameJoiner();
   const reader = joiner.readable.getReader();
   joiner.push(bytes("a"));
@@ -85,7 +86,7 @@ Deno.test("joiner: frames pushed while the reader is busy come out as one buffer
   assert.equal((await reader.read()).done, true);
 });
 
-Deno.test("joiner: push asks the caller to wait while more than highWaterMark bytes are queued", async () => {
+test("joiner: push asks the caller to wait while more than highWaterMark bytes are queued", async () => {
   const joiner = new FrameJoiner({ highWaterMark: 30 });
   const reader = joiner.readable.getReader();
   assert.equal(joiner.push(new Uint8Array(10)), undefined);
@@ -102,7 +103,7 @@ Deno.test("joiner: push asks the caller to wait while more than highWaterMark by
   joiner.close();
 });
 
-Deno.test("joiner: close ends the stream only after the queued frames are read", async () => {
+test("joiner: close ends the stream only after the queued frames are read", async () => {
   const joiner = new FrameJoiner();
   joiner.push(bytes("last"));
   joiner.close();

@@ -1,6 +1,8 @@
 /** Shared test fixtures: servers on 127.0.0.1:0 and a raw wire client independent of src/. */
 import { Server, type ServerOptions } from "../mod.ts";
 import { decode, encode } from "./test_deps.ts";
+import { connectTcp, scriptCommand, spawn } from "./test_platform.deno.ts";
+import type { TcpConnection } from "./test_platform.ts";
 
 export const TERM = new TextEncoder().encode("##PRO-END##");
 
@@ -15,29 +17,29 @@ export async function startServer(
   return server;
 }
 
-/** A server started as its own process from `file` (which prints its port first). */
+/** A server started as its own process from the script `file` (which prints its port first). */
 export async function spawnServer(file: URL, env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", file.pathname],
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const [command, args] = scriptCommand(file);
+  const child = spawn(command, args, env);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await lines.read()).value);
   return {
     url: `tcp://admin:admin@127.0.0.1:${port}`,
     /** Stops the server (if still running) and waits for the process to end. */
     async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
+      child.kill();
       await lines.cancel();
+      await child.stdin.close().catch(() => {});
       await child.status;
     },
   };
+}
+
+/** Every item of an async iterable (`Array.fromAsync`, which Node 20 lacks). */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }
 
 /** The client URL of `server`. */
@@ -66,23 +68,21 @@ export function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
  * with plain msgpack (or JSON), and exposes raw bytes.
  */
 export class WireClient {
-  #conn: Deno.TcpConn;
+  #conn: TcpConnection;
   #buffer = new Uint8Array(0);
   #json: boolean;
 
-  private constructor(conn: Deno.TcpConn, json: boolean) {
+  private constructor(conn: TcpConnection, json: boolean) {
     this.#conn = conn;
     this.#json = json;
   }
 
   static async open(port: number, options: { json?: boolean } = {}): Promise<WireClient> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.setNoDelay(true);
-    return new WireClient(conn, options.json ?? false);
+    return new WireClient(await connectTcp(port), options.json ?? false);
   }
 
-  async sendRaw(bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+  sendRaw(bytes: Uint8Array): Promise<void> {
+    return this.#conn.write(bytes);
   }
 
   encode(message: unknown): Uint8Array {
@@ -112,12 +112,7 @@ export class WireClient {
           >;
       }
       const chunk = new Uint8Array(65536);
-      let n: number | null;
-      try {
-        n = await this.#conn.read(chunk);
-      } catch {
-        n = null;
-      }
+      const n = await this.#conn.read(chunk);
       if (n === null) return undefined;
       const joined = new Uint8Array(this.#buffer.length + n);
       joined.set(this.#buffer);
@@ -138,10 +133,6 @@ export class WireClient {
   }
 
   close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed by the server
-    }
+    this.#conn.close();
   }
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { ItemStream } from "../src/item_stream.ts";
+import { collect } from "./helpers.ts";
 
-Deno.test("ItemStream: items pushed before a failure are read before it", async () => {
+test("ItemStream: items pushed before a failure are read before it", async () => {
   const items = new ItemStream();
   items.push("a");
   items.push("b");
@@ -13,9 +15,9 @@ Deno.test("ItemStream: items pushed before a failure are read before it", async 
   assert.deepEqual(seen, ["a", "b"]);
 });
 
-Deno.test("ItemStream: a reader waits for items pushed later, then the end", async () => {
+test("ItemStream: a reader waits for items pushed later, then the end", async () => {
   const items = new ItemStream();
-  const reading = Array.fromAsync(items.readable);
+  const reading = collect(items.readable);
   items.push(1);
   await Promise.resolve();
   items.push(2);
@@ -23,7 +25,7 @@ Deno.test("ItemStream: a reader waits for items pushed later, then the end", asy
   assert.deepEqual(await reading, [1, 2]);
 });
 
-Deno.test("ItemStream: after the reader cancels, pushes are dropped", async () => {
+test("ItemStream: after the reader cancels, pushes are dropped", async () => {
   const items = new ItemStream();
   items.push(1);
   for await (const _ of items.readable) break;

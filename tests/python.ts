@@ -1,23 +1,22 @@
 /** Running Python (Debian's python3, which has apt's python3-msgpack) from tests. */
+import { env, spawn } from "./test_platform.deno.ts";
 
 /** The interpreter; `MPRPC_PYTHON` overrides it. */
-export const PYTHON = Deno.env.get("MPRPC_PYTHON") ?? "/usr/bin/python3";
+export const PYTHON = env("MPRPC_PYTHON") ?? "/usr/bin/python3";
 
-/** Runs `code` with `input` on stdin; resolves to stdout, rejects with stderr on failure. */
+/** Runs python with `args`, `input` on stdin; resolves to stdout, rejects on a non-zero exit. */
 export async function runPython(
-  code: string,
+  args: string[],
   input: Uint8Array = new Uint8Array(),
 ): Promise<string> {
-  const child = new Deno.Command(PYTHON, {
-    args: ["-c", code],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawn(PYTHON, args);
   const writer = child.stdin.getWriter();
   await writer.write(input);
   await writer.close();
-  const { code: status, stdout, stderr } = await child.output();
-  if (status !== 0) throw new Error(new TextDecoder().decode(stderr));
-  return new TextDecoder().decode(stdout);
+  const stdout = new Response(child.stdout).text();
+  const code = await child.status;
+  if (code !== 0) {
+    throw new Error(`python ${args[0]} exited with code ${code} (its stderr is above)`);
+  }
+  return await stdout;
 }

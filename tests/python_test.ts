@@ -3,6 +3,7 @@
  * from PROTOCOL.md, calls our server and serves our client, in every codec mode.
  */
 import assert from "node:assert/strict";
+import { spawn, test } from "./test_platform.deno.ts";
 import {
   AsyncRPC,
   type Compression,
@@ -11,7 +12,7 @@ import {
   type Server,
 } from "../mod.ts";
 import { startServer } from "./helpers.ts";
-import { PYTHON } from "./python.ts";
+import { PYTHON, runPython } from "./python.ts";
 
 const PEER = new URL("./python/peer.py", import.meta.url).pathname;
 const MODES = ["msgpack", "debug", "zlib", "bz2", "lzma"] as const;
@@ -59,17 +60,12 @@ async function quietly<T>(debug: boolean, body: () => Promise<T>): Promise<T> {
 }
 
 for (const mode of MODES) {
-  Deno.test(`python: a Python client calls our server (${mode})`, async () => {
+  test(`python: a Python client calls our server (${mode})`, async () => {
     const options = serverOptions(mode);
     const lines = await quietly(options.debug, async () => {
       await using server = await startServer(options, example);
-      const { code, stdout, stderr } = await new Deno.Command(PYTHON, {
-        args: [PEER, "client", String(server.addr.port), mode],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(code, 0, new TextDecoder().decode(stderr));
-      return new TextDecoder().decode(stdout).trim().split("\n").map((line) => JSON.parse(line));
+      const stdout = await runPython([PEER, "client", String(server.addr.port), mode]);
+      return stdout.trim().split("\n").map((line) => JSON.parse(line));
     });
     const got = Object.fromEntries(lines.map(({ name, value }) => [name, value]));
     const result = (name: string) => got[name].MESSAGE.RESULT;
@@ -91,18 +87,13 @@ for (const mode of MODES) {
     assert.deepEqual(got.pong, { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" });
   });
 
-  Deno.test(`python: our client calls a Python server (${mode})`, async () => {
+  test(`python: our client calls a Python server (${mode})`, async () => {
     const options = serverOptions(mode);
-    const child = new Deno.Command(PYTHON, {
-      args: [PEER, "server", mode],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+    // The peer serves until its stdin closes.
+    const child = spawn(PYTHON, [PEER, "server", mode]);
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     try {
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
       const port = Number((await reader.read()).value);
-      reader.releaseLock();
       await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${port}`, options);
       assert.equal(rpc.remoteInfo?.DESC, "python peer");
       assert.equal(await rpc.testfunc(5, 4), 9);
@@ -123,7 +114,7 @@ for (const mode of MODES) {
       assert.deepEqual(all, Array.from({ length: 50 }, (_, i) => i + 1));
     } finally {
       await child.stdin.close();
-      await child.stdout.cancel().catch(() => {});
+      await reader.cancel();
       await child.status;
     }
   });

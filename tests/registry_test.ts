@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { Registry } from "../src/registry.ts";
 
 class Base {
@@ -25,13 +26,13 @@ class Child extends Base {
   [Symbol.iterator]() {}
 }
 
-Deno.test("registerInstance exposes only the public methods of the class chain", () => {
+test("registerInstance exposes only the public methods of the class chain", () => {
   const registry = new Registry();
   registry.addInstance(new Child());
   assert.deepEqual(registry.names(), ["greet", "times"]);
 });
 
-Deno.test("registerInstance binds methods to the instance and keeps their signatures", () => {
+test("registerInstance binds methods to the instance and keeps their signatures", () => {
   const registry = new Registry();
   registry.addInstance(new Child(), { prefix: "child" });
   assert.deepEqual(registry.names(), ["child.greet", "child.times"]);
@@ -41,7 +42,7 @@ Deno.test("registerInstance binds methods to the instance and keeps their signat
   assert.equal(registry.signature("child.greet"), '(name, punctuation = "!")');
 });
 
-Deno.test("registerInstance never exposes Object.prototype, constructor or __proto__", () => {
+test("registerInstance never exposes Object.prototype, constructor or __proto__", () => {
   const registry = new Registry();
   registry.addInstance({ own() {} });
   registry.addInstance(Object.create(null));
@@ -51,7 +52,7 @@ Deno.test("registerInstance never exposes Object.prototype, constructor or __pro
   }
 });
 
-Deno.test("registry refuses anonymous functions, duplicates and system.* names", () => {
+test("registry refuses anonymous functions, duplicates and system.* names", () => {
   const registry = new Registry();
   registry.add(function f() {});
   assert.throws(() => registry.add(function f() {}), /already registered/);

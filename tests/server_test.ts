@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { RestrictAccessError, type Server, type ServerOptions } from "../mod.ts";
 import { deferred, startServer, TERM, WireClient } from "./helpers.ts";
 import { installFakeClock } from "./test_deps.ts";
@@ -46,7 +47,7 @@ const basics = (server: Server) => {
 
 const body = (m: Message | undefined) => m?.MESSAGE as Message;
 
-Deno.test("handshake: the 100 reply carries the service info", async () => {
+test("handshake: the 100 reply carries the service info", async () => {
   await withClient({ version: "1.2", description: "svc", timeout: 30 }, basics, async (client) => {
     const reply = await client.login();
     assert.deepEqual(reply, {
@@ -61,14 +62,14 @@ Deno.test("handshake: the 100 reply carries the service info", async () => {
   }, false);
 });
 
-Deno.test("handshake: wrong credentials get 501 and the connection closes", async () => {
+test("handshake: wrong credentials get 501 and the connection closes", async () => {
   await withClient({}, basics, async (client) => {
     assert.deepEqual(await client.login("admin", "wrong"), { MPRPC: "0.1", CODE: 501 });
     assert.equal(await client.next(), undefined);
   }, false);
 });
 
-Deno.test("handshake: an empty auth list accepts only empty credentials, with a 100 reply", async () => {
+test("handshake: an empty auth list accepts only empty credentials, with a 100 reply", async () => {
   await using server = await startServer({ auth: [] }, basics);
   for (
     const [user, pass, code] of [[null, null, 100], ["", "", 100], ["admin", "admin", 501]] as const
@@ -79,7 +80,7 @@ Deno.test("handshake: an empty auth list accepts only empty credentials, with a 
   }
 });
 
-Deno.test("handshake: calls and heartbeats before it get 501 and close", async () => {
+test("handshake: calls and heartbeats before it get 501 and close", async () => {
   await withClient({}, basics, async (client) => {
     await client.call("1", "testfunc", [1, 2]);
     assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 501 });
@@ -92,7 +93,7 @@ Deno.test("handshake: calls and heartbeats before it get 501 and close", async (
   }, false);
 });
 
-Deno.test("handshake: after a fatal error the rest of the same read is ignored", async () => {
+test("handshake: after a fatal error the rest of the same read is ignored", async () => {
   await withClient({}, basics, async (client) => {
     const frame = (m: unknown) => [...client.encode(m), ...TERM];
     const call = (id: string) => frame({ MPRPC: "0.1", ID: id, METHOD: "testfunc", ARGS: [1, 2] });
@@ -102,20 +103,20 @@ Deno.test("handshake: after a fatal error the rest of the same read is ignored",
   }, false);
 });
 
-Deno.test("handshake: a connection that never authenticates is closed without a reply", async () => {
+test("handshake: a connection that never authenticates is closed without a reply", async () => {
   await withClient({ handshakeTimeout: 0.05 }, basics, async (client) => {
     assert.equal(await client.next(), undefined);
   }, false);
 });
 
-Deno.test("heartbeat: ping gets pong", async () => {
+test("heartbeat: ping gets pong", async () => {
   await withClient({}, basics, async (client) => {
     await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
     assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" });
   });
 });
 
-Deno.test("idle timeout: 504 and close after TIMEOUT seconds without a write; pings keep it open", async () => {
+test("idle timeout: 504 and close after TIMEOUT seconds without a write; pings keep it open", async () => {
   const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
   try {
     await withClient({ timeout: 1 }, basics, async (client) => {
@@ -136,7 +137,7 @@ Deno.test("idle timeout: 504 and close after TIMEOUT seconds without a write; pi
   }
 });
 
-Deno.test("calls: answers come in completion order; a slow call delays no other", async () => {
+test("calls: answers come in completion order; a slow call delays no other", async () => {
   const gate = deferred();
   const setup = (server: Server) => {
     server.registerFunction(async function slow() {
@@ -161,7 +162,7 @@ Deno.test("calls: answers come in completion order; a slow call delays no other"
   });
 });
 
-Deno.test("calls: positional and keyword arguments; undefined results are nil", async () => {
+test("calls: positional and keyword arguments; undefined results are nil", async () => {
   await withClient({}, (s) => {
     basics(s);
     s.registerFunction(function nothing() {});
@@ -177,7 +178,7 @@ Deno.test("calls: positional and keyword arguments; undefined results are nil", 
   });
 });
 
-Deno.test("streams: 201, one 202 per item, 206", async () => {
+test("streams: 201, one 202 per item, 206", async () => {
   await withClient({}, basics, async (client) => {
     await client.call("s", "count", [3]);
     const codes = [];
@@ -192,7 +193,7 @@ Deno.test("streams: 201, one 202 per item, 206", async () => {
   });
 });
 
-Deno.test("streams: a generator that throws midway ends its stream with the error", async () => {
+test("streams: a generator that throws midway ends its stream with the error", async () => {
   await withClient({}, (s) => {
     s.registerFunction(async function* broken() {
       yield 1;
@@ -209,7 +210,7 @@ Deno.test("streams: a generator that throws midway ends its stream with the erro
   });
 });
 
-Deno.test("errors: 401, 406, 402, 404 and a handler's own MprpcError code, with DATA", async () => {
+test("errors: 401, 406, 402, 404 and a handler's own MprpcError code, with DATA", async () => {
   await withClient({}, basics, async (client) => {
     const expect = async (method: string, args: unknown[], code: number, exception?: string) => {
       await client.call(method, method, args);
@@ -229,7 +230,7 @@ Deno.test("errors: 401, 406, 402, 404 and a handler's own MprpcError code, with 
   });
 });
 
-Deno.test("debug mode: JSON on the wire, the stack as FRAME, and an access log on stderr", async () => {
+test("debug mode: JSON on the wire, the stack as FRAME, and an access log on stderr", async () => {
   const log: string[] = [];
   const originalError = console.error;
   console.error = (line: string) => log.push(line);
@@ -250,7 +251,7 @@ Deno.test("debug mode: JSON on the wire, the stack as FRAME, and an access log o
   assert.equal(events.at(-1), "close");
 });
 
-Deno.test("malformed calls get 400 with their ID", async () => {
+test("malformed calls get 400 with their ID", async () => {
   await withClient({}, basics, async (client) => {
     const cases: [Message, RegExp][] = [
       [{ METHOD: 5 }, /METHOD/],
@@ -268,7 +269,7 @@ Deno.test("malformed calls get 400 with their ID", async () => {
   });
 });
 
-Deno.test("a call ID already in flight on the connection gets 400", async () => {
+test("a call ID already in flight on the connection gets 400", async () => {
   const gate = deferred();
   await withClient({}, (s) => {
     s.registerFunction(function wait() {
@@ -285,7 +286,7 @@ Deno.test("a call ID already in flight on the connection gets 400", async () => 
   });
 });
 
-Deno.test("a result holding the terminator fails only that call, with 405", async () => {
+test("a result holding the terminator fails only that call, with 405", async () => {
   await withClient({}, basics, async (client) => {
     await client.call("bad", "join", ["a##PRO-", "END##b"]);
     const reply = await client.next();
@@ -297,7 +298,7 @@ Deno.test("a result holding the terminator fails only that call, with 405", asyn
   });
 });
 
-Deno.test("a stream item holding the terminator ends that stream with 405 and stops the generator", async () => {
+test("a stream item holding the terminator ends that stream with 405 and stops the generator", async () => {
   const stopped = deferred();
   await withClient({}, (s) => {
     s.registerFunction(async function* leaky() {
@@ -319,7 +320,7 @@ Deno.test("a stream item holding the terminator ends that stream with 405 and st
   });
 });
 
-Deno.test("RETURN false sends nothing; system.getresult returns the value under its own ID", async () => {
+test("RETURN false sends nothing; system.getresult returns the value under its own ID", async () => {
   await withClient({}, basics, async (client) => {
     await client.send({
       MPRPC: "0.1",
@@ -341,7 +342,7 @@ Deno.test("RETURN false sends nothing; system.getresult returns the value under 
   });
 });
 
-Deno.test("system.getresult replays a stream, and an error, under its own ID", async () => {
+test("system.getresult replays a stream, and an error, under its own ID", async () => {
   await withClient({}, basics, async (client) => {
     await client.send({ MPRPC: "0.1", ID: "s", METHOD: "count", RETURN: false, ARGS: [2] });
     await client.send({ MPRPC: "0.1", ID: "e", METHOD: "fails", RETURN: false, ARGS: [] });
@@ -364,7 +365,7 @@ Deno.test("system.getresult replays a stream, and an error, under its own ID", a
   });
 });
 
-Deno.test("system.getresult waits for a call that is still running", async () => {
+test("system.getresult waits for a call that is still running", async () => {
   const gate = deferred<string>();
   await withClient({}, (s) => {
     s.registerFunction(function wait() {
@@ -378,7 +379,7 @@ Deno.test("system.getresult waits for a call that is still running", async () =>
   });
 });
 
-Deno.test("introspection: listMethods, methodSignature, methodHelp", async () => {
+test("introspection: listMethods, methodSignature, methodHelp", async () => {
   await withClient({}, basics, async (client) => {
     const call = async (method: string, args: unknown[] = []) => {
       await client.call(method, method, args);
@@ -405,7 +406,7 @@ Deno.test("introspection: listMethods, methodSignature, methodHelp", async () =>
   });
 });
 
-Deno.test("introspection: lenConnections and lenUndoneTasks", async () => {
+test("introspection: lenConnections and lenUndoneTasks", async () => {
   const gate = deferred();
   await withClient({}, (s) => {
     basics(s);
@@ -429,7 +430,7 @@ Deno.test("introspection: lenConnections and lenUndoneTasks", async () => {
   });
 });
 
-Deno.test("bad input: oversize, undecodable and wrong-version messages get 505 and close", async () => {
+test("bad input: oversize, undecodable and wrong-version messages get 505 and close", async () => {
   const cases: [string, (client: WireClient) => Promise<void>][] = [
     ["oversize", (c) => c.sendRaw(new Uint8Array(2000).fill(0x41))],
     ["undecodable", (c) => c.sendRaw(new Uint8Array([0xc1, ...TERM]))],
@@ -445,7 +446,7 @@ Deno.test("bad input: oversize, undecodable and wrong-version messages get 505 a
   }
 });
 
-Deno.test("bad input: a decodable non-message gets 506 and the connection stays usable", async () => {
+test("bad input: a decodable non-message gets 506 and the connection stays usable", async () => {
   await withClient({}, basics, async (client) => {
     for (const value of [42, ["MPRPC", "0.1"], { MPRPC: "0.1", WHAT: 1 }]) {
       await client.send(value);
@@ -456,7 +457,7 @@ Deno.test("bad input: a decodable non-message gets 506 and the connection stays 
   });
 });
 
-Deno.test("bad input on one connection never disturbs another", async () => {
+test("bad input on one connection never disturbs another", async () => {
   await withClient({}, basics, async (client, server) => {
     const gate = deferred();
     server.registerFunction(function hold() {
@@ -473,7 +474,7 @@ Deno.test("bad input on one connection never disturbs another", async () => {
   });
 });
 
-Deno.test("close: running calls finish, new calls get 503, then connections close", async () => {
+test("close: running calls finish, new calls get 503, then connections close", async () => {
   const gate = deferred();
   const started = deferred();
   await using server = await startServer({}, (s) => {
@@ -501,7 +502,7 @@ Deno.test("close: running calls finish, new calls get 503, then connections clos
   }
 });
 
-Deno.test("close: a call that outlives the grace period is cut off", async () => {
+test("close: a call that outlives the grace period is cut off", async () => {
   const never = new Promise(() => {});
   await using server = await startServer({ gracePeriod: 0.05 }, (s) => {
     s.registerFunction(function hang() {
@@ -519,7 +520,7 @@ Deno.test("close: a call that outlives the grace period is cut off", async () =>
   }
 });
 
-Deno.test("a result MessagePack cannot encode fails only that call, with 405", async () => {
+test("a result MessagePack cannot encode fails only that call, with 405", async () => {
   await withClient({}, (s) => {
     s.registerFunction(function big() {
       return 2n ** 70n;

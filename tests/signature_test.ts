@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { ParamError } from "../mod.ts";
 import { bindArguments, formatSignature, parametersOf } from "../src/signature.ts";
 
 const sig = (fn: (...args: never[]) => unknown) => formatSignature(parametersOf(fn));
 
-Deno.test("signature: reads every function form", () => {
+test("signature: reads every function form", () => {
   assert.equal(
     sig(function testfunc(a: number, b: number) {
       return a + b;
@@ -41,7 +42,7 @@ Deno.test("signature: reads every function form", () => {
   );
 });
 
-Deno.test("signature: defaults holding commas, parens, strings and arrows stay one parameter", () => {
+test("signature: defaults holding commas, parens, strings and arrows stay one parameter", () => {
   const fn = (
     a = { x: [1, 2] },
     b = Math.max(1, 2),
@@ -53,14 +54,14 @@ Deno.test("signature: defaults holding commas, parens, strings and arrows stay o
   assert.ok(parametersOf(fn).every((p) => p.optional));
 });
 
-Deno.test("signature: a destructured parameter has no name and binds by position only", () => {
+test("signature: a destructured parameter has no name and binds by position only", () => {
   const params = parametersOf(({ a }: { a: number }, b: number) => a + b);
   assert.equal(params[0].name, undefined);
   assert.deepEqual(bindArguments(params, [{ a: 1 }], { b: 2 }), [{ a: 1 }, 2]);
   assert.throws(() => bindArguments(params, [], { a: 1, b: 2 }), ParamError);
 });
 
-Deno.test("bind: positional, keyword, defaults and rest like Python", () => {
+test("bind: positional, keyword, defaults and rest like Python", () => {
   const params = parametersOf((a: number, b = 2, ...rest: number[]) => [a, b, rest]);
   assert.deepEqual(bindArguments(params, [1], {}), [1]);
   assert.deepEqual(bindArguments(params, [], { a: 1, b: 3 }), [1, 3]);
@@ -71,7 +72,7 @@ Deno.test("bind: positional, keyword, defaults and rest like Python", () => {
   assert.equal(skipped[1], 5);
 });
 
-Deno.test("bind: unknown, duplicate, missing and surplus arguments are ParamErrors", () => {
+test("bind: unknown, duplicate, missing and surplus arguments are ParamErrors", () => {
   const params = parametersOf((a: number, b: number) => a + b);
   assert.throws(() => bindArguments(params, [1, 2, 3], {}), /takes 2 positional argument/);
   assert.throws(() => bindArguments(params, [1], { c: 2 }), /unexpected keyword argument 'c'/);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import {
   LoginError,
   NotFindError,
@@ -12,7 +13,7 @@ import { spawnServer } from "./helpers.ts";
 
 const SERVER = new URL("./fixtures/sync_server.ts", import.meta.url);
 
-Deno.test("sync: every call kind returns values, no await", async () => {
+test("sync: every call kind returns values, no await", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);
   assert.equal(rpc.remoteInfo?.CODE, 100);
@@ -27,7 +28,7 @@ Deno.test("sync: every call kind returns values, no await", async () => {
   assert.equal((rpc as unknown as { then?: unknown }).then, undefined, "not thenable");
 });
 
-Deno.test("sync: errors are the same classes, thrown synchronously", async () => {
+test("sync: errors are the same classes, thrown synchronously", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);
   assert.throws(() => rpc.nope(), NotFindError);
@@ -40,7 +41,7 @@ Deno.test("sync: errors are the same classes, thrown synchronously", async () =>
   assert.throws(() => RPC.connect(server.url.replace("admin:admin", "admin:wrong")), LoginError);
 });
 
-Deno.test("sync: an 8 MiB payload passes through the shared window in pieces", async () => {
+test("sync: an 8 MiB payload passes through the shared window in pieces", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);
   const big = crypto.getRandomValues(new Uint8Array(64 * 1024));
@@ -52,7 +53,7 @@ Deno.test("sync: an 8 MiB payload passes through the shared window in pieces", a
   assert.equal(rpc.testfunc(1, 1), 2, "the channel is in step afterwards");
 });
 
-Deno.test("sync: breaking out of a stream early releases it; later calls are unaffected", async () => {
+test("sync: breaking out of a stream early releases it; later calls are unaffected", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);
   for (const item of rpc.range(10_000)) if (item === 3) break;
@@ -62,14 +63,14 @@ Deno.test("sync: breaking out of a stream early releases it; later calls are una
   assert.deepEqual(again, [0, 1, 2]);
 });
 
-Deno.test("sync: a per-call timeout throws TimeoutException instead of blocking", async () => {
+test("sync: a per-call timeout throws TimeoutException instead of blocking", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url, { timeout: 0.1 });
   assert.throws(() => rpc.slow(2000), TimeoutException);
   assert.equal(rpc.testfunc(1, 2), 3);
 });
 
-Deno.test("sync: a server that dies mid-call is a clear error, not a hang", async () => {
+test("sync: a server that dies mid-call is a clear error, not a hang", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);
   assert.throws(() => rpc.die(), RpcUnavailableException);
@@ -77,7 +78,7 @@ Deno.test("sync: a server that dies mid-call is a clear error, not a hang", asyn
   assert.throws(() => rpc.reconnect(), RpcUnavailableException, "nothing listens any more");
 });
 
-Deno.test("sync: heartbeats keep a connection alive past the idle timeout; reconnect revives one without", async () => {
+test("sync: heartbeats keep a connection alive past the idle timeout; reconnect revives one without", async () => {
   await using server = await spawnServer(SERVER, { TIMEOUT: "0.2" });
   using withHeartbeat = RPC.connect(server.url, { heartbeat: 0.05 });
   using without = RPC.connect(server.url, { heartbeat: 0 });
@@ -91,7 +92,7 @@ Deno.test("sync: heartbeats keep a connection alive past the idle timeout; recon
   assert.equal(without.testfunc(1, 2), 3);
 });
 
-Deno.test("sync: close is idempotent and later calls fail clearly", async () => {
+test("sync: close is idempotent and later calls fail clearly", async () => {
   await using server = await spawnServer(SERVER);
   const rpc = RPC.connect(server.url);
   rpc.close();

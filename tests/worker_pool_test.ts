@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { test } from "./test_platform.deno.ts";
 import { AsyncRPC, NotFindError, ParamError, RPCRuntimeError, type Server } from "../mod.ts";
 import { WorkerPool } from "../src/worker_pool.ts";
-import { deferred, startServer, urlOf, WireClient } from "./helpers.ts";
+import { collect, deferred, startServer, urlOf, WireClient } from "./helpers.ts";
 
 const HANDLERS = new URL("./fixtures/handlers.ts", import.meta.url);
 
@@ -18,16 +19,16 @@ async function withPool(
   await body(rpc, server);
 }
 
-Deno.test("pool: plain, async and generator exports run in workers", async () => {
+test("pool: plain, async and generator exports run in workers", async () => {
   await withPool(async (rpc) => {
     assert.equal(await rpc.add(2, 3), 5);
     assert.equal(await rpc.mul(4), 8);
-    assert.deepEqual(await Array.fromAsync(await rpc.count(4)), [0, 1, 2, 3]);
+    assert.deepEqual(await collect(await rpc.count(4)), [0, 1, 2, 3]);
     assert.equal(await rpc.busy(1), "worker");
   });
 });
 
-Deno.test("pool: kwargs bind, bad arguments are 402, throws are 404 with the class name", async () => {
+test("pool: kwargs bind, bad arguments are 402, throws are 404 with the class name", async () => {
   await withPool(async (rpc) => {
     assert.equal(await rpc.call("mul", [], { a: 3, b: 5 }), 15);
     await assert.rejects(rpc.add(1), ParamError);
@@ -41,7 +42,7 @@ Deno.test("pool: kwargs bind, bad arguments are 402, throws are 404 with the cla
   });
 });
 
-Deno.test("pool: introspection shows declared signatures and JSDoc help", async () => {
+test("pool: introspection shows declared signatures and JSDoc help", async () => {
   await withPool(
     async (rpc) => {
       assert.equal(await rpc.system.methodSignature("mul"), "(a, b = 2)");
@@ -54,7 +55,7 @@ Deno.test("pool: introspection shows declared signatures and JSDoc help", async 
   );
 });
 
-Deno.test("pool: a prefix and the inline executor", async () => {
+test("pool: a prefix and the inline executor", async () => {
   await using server = await startServer({ workers: 1 }, (s) => {
     s.registerModule(HANDLERS, { prefix: "w" });
     s.registerModule(HANDLERS, { executor: "inline", prefix: "i" });
@@ -65,7 +66,7 @@ Deno.test("pool: a prefix and the inline executor", async () => {
   assert.equal(await rpc.i.add(1, 2), 3);
 });
 
-Deno.test("pool: binary results arrive intact, and a cached buffer survives being sent", async () => {
+test("pool: binary results arrive intact, and a cached buffer survives being sent", async () => {
   await withPool(async (rpc) => {
     assert.deepEqual(await rpc.bytes(), new Uint8Array([1, 2, 3, 4]));
     assert.deepEqual(await rpc.bytes(), new Uint8Array([1, 2, 3, 4]));
@@ -74,7 +75,7 @@ Deno.test("pool: binary results arrive intact, and a cached buffer survives bein
   });
 });
 
-Deno.test("pool: a result structured clone cannot copy is a clear error for that call", async () => {
+test("pool: a result structured clone cannot copy is a clear error for that call", async () => {
   await withPool(async (rpc) => {
     await assert.rejects(
       rpc.unclonable(),
@@ -84,7 +85,7 @@ Deno.test("pool: a result structured clone cannot copy is a clear error for that
   }, 1);
 });
 
-Deno.test("pool: a fast call after a CPU-bound one is answered first, and pings are answered meanwhile", async () => {
+test("pool: a fast call after a CPU-bound one is answered first, and pings are answered meanwhile", async () => {
   await using server = await startServer({ workers: 1 }, (s) => {
     s.registerModule(HANDLERS);
     s.registerFunction(function inlineFast() {
@@ -107,7 +108,7 @@ Deno.test("pool: a fast call after a CPU-bound one is answered first, and pings 
   }
 });
 
-Deno.test("pool: a worker that throws at top level fails only its call and is replaced", async () => {
+test("pool: a worker that throws at top level fails only its call and is replaced", async () => {
   await withPool(async (rpc) => {
     const err = await rpc.crash().catch((e: RPCRuntimeError) => e);
     assert.ok(err instanceof RPCRuntimeError);
@@ -117,14 +118,14 @@ Deno.test("pool: a worker that throws at top level fails only its call and is re
   }, 1);
 });
 
-Deno.test("pool: a worker that calls self.close() fails only its call and is replaced", async () => {
+test("pool: a worker that calls self.close() fails only its call and is replaced", async () => {
   await withPool(async (rpc) => {
     await assert.rejects(rpc.quit(), /the worker running 'quit' died \(it called self.close\(\)\)/);
     assert.equal(await rpc.add(4, 4), 8);
   }, 1);
 });
 
-Deno.test("pool: N calls run at once in N workers; the next one waits in the queue", async () => {
+test("pool: N calls run at once in N workers; the next one waits in the queue", async () => {
   const pool = new WorkerPool(2, [HANDLERS.href]);
   await pool.start();
   const channel = new BroadcastChannel("mprpc-pool-test");
@@ -158,7 +159,7 @@ Deno.test("pool: N calls run at once in N workers; the next one waits in the que
   }
 });
 
-Deno.test("pool: queued calls of a connection that closes are dropped", async () => {
+test("pool: queued calls of a connection that closes are dropped", async () => {
   const pool = new WorkerPool(1, [HANDLERS.href]);
   await pool.start();
   const channel = new BroadcastChannel("mprpc-pool-test");
@@ -181,7 +182,7 @@ Deno.test("pool: queued calls of a connection that closes are dropped", async ()
   }
 });
 
-Deno.test("pool: lenUndoneTasks counts queued and running pool calls", async () => {
+test("pool: lenUndoneTasks counts queued and running pool calls", async () => {
   const channel = new BroadcastChannel("mprpc-pool-test");
   const started = deferred();
   channel.onmessage = () => started.resolve();
@@ -203,7 +204,7 @@ Deno.test("pool: lenUndoneTasks counts queued and running pool calls", async () 
   }
 });
 
-Deno.test("pool: a module that fails to load makes listen() reject, and leaks no worker", async () => {
+test("pool: a module that fails to load makes listen() reject, and leaks no worker", async () => {
   const server = (await import("../mod.ts")).Server;
   const bad = new server({ port: 0, workers: 1 });
   bad.registerModule(new URL("./fixtures/does_not_exist.ts", import.meta.url));

@@ -1,0 +1,118 @@
+/** The test platform for `node --test` (see test_platform.ts); the npm build puts it in place. */
+import { spawn as spawnChild } from "node:child_process";
+import { readFile as readFileNode } from "node:fs/promises";
+import net from "node:net";
+import process from "node:process";
+import { Readable, Writable } from "node:stream";
+import { test as nodeTest } from "node:test";
+import { isMainThread } from "node:worker_threads";
+import type { Child, TcpConnection, TcpListener } from "./test_platform.ts";
+
+/** Registers a test. */
+export const test = (name: string, fn: () => void | Promise<void>): void => void nodeTest(name, fn);
+
+function wrap(socket: net.Socket): TcpConnection {
+  socket.setNoDelay(true);
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  socket.on("data", (chunk: Uint8Array) => (chunks.push(chunk), notify()));
+  const end = () => ((ended = true), notify());
+  socket.on("end", end);
+  socket.on("close", end);
+  socket.on("error", end);
+  return {
+    async read(buffer) {
+      while (chunks.length === 0 && !ended) await new Promise<void>((resolve) => wake = resolve);
+      const chunk = chunks.shift();
+      if (!chunk) return null;
+      const n = Math.min(buffer.length, chunk.length);
+      buffer.set(chunk.subarray(0, n));
+      if (n < chunk.length) chunks.unshift(chunk.subarray(n));
+      return n;
+    },
+    write: (bytes) =>
+      new Promise<void>((resolve, reject) =>
+        socket.write(bytes, (err) => err ? reject(err) : resolve())
+      ),
+    close: () => void socket.destroy(),
+  };
+}
+
+/** Connects to 127.0.0.1:`port`. */
+export function connectTcp(port: number): Promise<TcpConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => resolve(wrap(socket)));
+    socket.once("error", reject);
+  });
+}
+
+/** Listens on 127.0.0.1, port chosen by the OS. */
+export function listenTcp(): Promise<TcpListener> {
+  const server = net.createServer();
+  const pending: net.Socket[] = [];
+  const waiting: Array<(socket: net.Socket) => void> = [];
+  server.on("connection", (socket) => {
+    const take = waiting.shift();
+    if (take) take(socket);
+    else pending.push(socket);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        accept: async () =>
+          wrap(pending.shift() ?? await new Promise((take) => waiting.push(take))),
+        close: () => void server.close(),
+      });
+    });
+  });
+}
+
+/** Starts `command`, stdout and stdin piped, stderr inherited. */
+export function spawn(command: string, args: string[], env: Record<string, string> = {}): Child {
+  const child = spawnChild(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  return {
+    stdout: Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>,
+    stdin: Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>,
+    kill: () => void child.kill("SIGTERM"),
+    status: new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1))),
+  };
+}
+
+/** The command that runs a test fixture script (compiled beside this file). */
+export function scriptCommand(file: URL): [string, string[]] {
+  return [process.execPath, [file.pathname]];
+}
+
+/** Reads a file. */
+export async function readFile(url: URL): Promise<Uint8Array> {
+  return new Uint8Array(await readFileNode(url));
+}
+
+/** An environment variable. */
+export function env(name: string): string | undefined {
+  return process.env[name];
+}
+
+/** Ends the process at once (a crash, for tests). */
+export function exit(code: number): never {
+  process.exit(code);
+}
+
+/** Ends the current worker thread from inside, the runtime's own way (`process.exit()`). */
+export function exitWorker(): void {
+  process.exit(0);
+}
+
+/** Whether this code runs in a worker thread. */
+export function inWorker(): boolean {
+  return !isMainThread;
+}

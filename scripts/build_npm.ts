@@ -16,6 +16,12 @@ const OUT = new URL("npm/", ROOT);
 const path = (url: URL) => decodeURIComponent(url.pathname);
 /** Modules the package is built from: the API, and the worker entries loaded by URL. */
 const ENTRIES = ["mod.ts", "src/worker_main.ts", "src/sync_worker.ts"];
+/** With --tests: the suite, compiled beside the package into esm/tests/ (never packed). */
+const TESTS = "tests/";
+/** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
+const DENO_ONLY_TESTS = ["example_test.ts"];
+/** Files the compiled tests read at run time. */
+const TEST_ASSETS = ["tests/python/peer.py", "tests/fixtures/"];
 const PLATFORM_DENO = "platform.deno.ts";
 const PLATFORM_NODE = "platform.node.ts";
 
@@ -51,11 +57,11 @@ function mapSpecifier(specifier: string, file: string): string {
   throw new Error(`${file}: cannot map module specifier '${specifier}' for Node`);
 }
 
-/** Every source file the entries reach, and the npm packages they import. */
-function walk(): { files: string[]; dependencies: Map<string, string> } {
+/** Every source file `entries` reach, and the npm packages they import. */
+function walk(entries: string[]): { files: string[]; dependencies: Map<string, string> } {
   const files = new Set<string>();
   const dependencies = new Map<string, string>();
-  const queue = ENTRIES.map((entry) => path(new URL(entry, ROOT)));
+  const queue = entries.map((entry) => path(new URL(entry, ROOT)));
   while (queue.length > 0) {
     const file = queue.pop()!;
     if (files.has(file)) continue;
@@ -93,14 +99,14 @@ function writePackageJson(dependencies: Map<string, string>): void {
     main: "./esm/mod.js",
     types: "./esm/mod.d.ts",
     exports: { ".": { types: "./esm/mod.d.ts", import: "./esm/mod.js" } },
-    files: ["esm", "README.md", "LICENSE"],
+    files: ["esm", "!esm/tests", "README.md", "LICENSE"],
     engines: { node: ">=20.6" },
     dependencies: Object.fromEntries([...dependencies].sort()),
   };
   Deno.writeTextFileSync(new URL("package.json", OUT), JSON.stringify(pkg, null, 2) + "\n");
 }
 
-function npmInstall(): void {
+function npmInstall(testDependencies: string[]): void {
   const run = (args: string[]) => {
     const { code } = new Deno.Command("npm", {
       args,
@@ -209,9 +215,6 @@ function compile(files: string[]): void {
     types: ["node"],
     typeRoots: [path(new URL("node_modules/@types", OUT))],
     strict: true,
-    // The one untyped dependency (@ledgerhq/compressjs) is an implicit any; everything of ours
-    // passes Deno's strict check (deno task check), platform.node.ts included.
-    noImplicitAny: false,
     skipLibCheck: true,
     declaration: true,
     allowImportingTsExtensions: true,
@@ -226,14 +229,20 @@ function compile(files: string[]): void {
     literals.map(({ text }) => {
       if (text.startsWith("npm:")) {
         const { name, subpath } = parseNpm(text);
-        return ts.resolveModuleName(name + subpath, fromPackage, options, host);
+        const resolved = ts.resolveModuleName(name + subpath, fromPackage, options, host);
+        // An untyped package: leave it unresolved, so its ambient declaration in types/ applies.
+        const typed = resolved.resolvedModule?.extension.startsWith(".d.");
+        return typed ? resolved : { resolvedModule: undefined };
       }
       const local = text.endsWith(PLATFORM_DENO)
         ? text.slice(0, -PLATFORM_DENO.length) + PLATFORM_NODE
         : text;
       return ts.resolveModuleName(local, containingFile, options, host);
     });
-  const program = ts.createProgram(files, options, host);
+  const ambient = [...Deno.readDirSync(new URL("types/", ROOT))].map((entry) =>
+    path(new URL(`types/${entry.name}`, ROOT))
+  );
+  const program = ts.createProgram([...files, ...ambient], options, host);
   const transformer = rewriteSpecifiers(program);
   const result = program.emit(undefined, undefined, undefined, false, {
     before: [transformer as ts.TransformerFactory<ts.SourceFile>],
@@ -250,15 +259,55 @@ function compile(files: string[]): void {
   }
 }
 
+/** The test modules (and the fixtures workers load by URL), when building with --tests. */
+function testEntries(): string[] {
+  const names = [...Deno.readDirSync(new URL(TESTS, ROOT))]
+    .filter((entry) =>
+      entry.isFile && entry.name.endsWith("_test.ts") && !DENO_ONLY_TESTS.includes(entry.name)
+    )
+    .map((entry) => TESTS + entry.name);
+  const fixtures = [...Deno.readDirSync(new URL(`${TESTS}fixtures/`, ROOT))]
+    .filter((entry) => entry.name.endsWith(".ts"))
+    .map((entry) => `${TESTS}fixtures/${entry.name}`);
+  return [...names, ...fixtures];
+}
+
+async function copyTestAssets(): Promise<void> {
+  for (const asset of TEST_ASSETS) {
+    const from = new URL(asset, ROOT);
+    const to = new URL(`esm/${asset}`, OUT);
+    if (asset.endsWith("/")) {
+      for (const entry of Deno.readDirSync(from)) {
+        if (!entry.name.endsWith(".ts")) {
+          await Deno.copyFile(new URL(entry.name, from), new URL(entry.name, to));
+        }
+      }
+    } else {
+      await Deno.mkdir(new URL(".", to), { recursive: true });
+      await Deno.copyFile(from, to);
+    }
+  }
+}
+
 if (import.meta.main) {
-  const { files, dependencies } = walk();
+  const withTests = Deno.args.includes("--tests");
+  const { files, dependencies } = walk(ENTRIES);
+  const suite = withTests ? walk([...ENTRIES, ...testEntries()]) : { files, dependencies };
+  const testDependencies = [...suite.dependencies]
+    .filter(([name]) => !dependencies.has(name))
+    .map(([name, range]) => `${name}@${range}`);
   await Deno.remove(new URL("esm", OUT), { recursive: true }).catch(() => {});
   await Deno.mkdir(OUT, { recursive: true });
   writePackageJson(dependencies);
-  npmInstall();
-  compile(files);
+  npmInstall(testDependencies);
+  compile(suite.files);
+  if (withTests) await copyTestAssets();
   for (const name of ["README.md", "LICENSE"]) {
     await Deno.copyFile(new URL(name, ROOT), new URL(name, OUT));
   }
-  console.log(`built npm/ from ${files.length} modules`);
+  console.log(
+    `built npm/ from ${files.length} modules${
+      withTests ? `, and ${suite.files.length - files.length} test modules` : ""
+    }`,
+  );
 }

@@ -21,9 +21,11 @@ import type {
 
 function wrap(socket: net.Socket): Socket {
   socket.setNoDelay(true);
+  // Ended by the peer, by an error, or by the reader cancelling (the pipeline failed on bad
+  // input); after that, socket events must not touch the controller.
+  let ended = false;
   const readable = new ReadableStream<Uint8Array>({
     start(controller) {
-      let ended = false;
       const end = () => {
         if (!ended) controller.close();
         ended = true;
@@ -40,6 +42,9 @@ function wrap(socket: net.Socket): Socket {
     },
     pull() {
       socket.resume();
+    },
+    cancel() {
+      ended = true;
     },
   }, { highWaterMark: 1 });
   const writable = new WritableStream<Uint8Array>({

@@ -118,15 +118,9 @@ function npmInstall(testDependencies: string[]): void {
     if (code !== 0) throw new Error(`npm ${args.join(" ")} failed`);
   };
   run(["install", "--no-audit", "--no-fund", "--ignore-scripts"]);
-  // Types for checking only; not a dependency of the package.
-  run([
-    "install",
-    "--no-save",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",
-    "@types/node@^20.19.0",
-  ]);
+  // For checking and testing only; not dependencies of the package.
+  const extra = ["@types/node@^20.19.0", ...testDependencies];
+  run(["install", "--no-save", "--no-audit", "--no-fund", "--ignore-scripts", ...extra]);
 }
 
 /** Rewrites module specifiers in JS and declaration output. */

@@ -17,9 +17,15 @@ export async function startServer(
   return server;
 }
 
-/** A server started as its own process from the script `file` (which prints its port first). */
-export async function spawnServer(file: URL, env: Record<string, string> = {}) {
-  const [command, args] = scriptCommand(file);
+/**
+ * A server started as its own process (it prints its port first): the script `file` run by this
+ * runtime, or an explicit `[command, args]`.
+ */
+export async function spawnServer(
+  script: URL | [string, string[]],
+  env: Record<string, string> = {},
+) {
+  const [command, args] = script instanceof URL ? scriptCommand(script) : script;
   const child = spawn(command, args, env);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await lines.read()).value);

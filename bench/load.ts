@@ -6,8 +6,10 @@
  *   deno run --allow-net --allow-run --allow-read --allow-env --allow-ffi bench/load.ts [--quick]
  */
 import { AsyncRPC, type AsyncRPCClient } from "../mod.ts";
+import { spawnServer } from "../tests/helpers.ts";
+import { runtime } from "../tests/test_platform.deno.ts";
 
-const quick = Deno.args.includes("--quick");
+const quick = runtime().args.includes("--quick");
 const SEQUENTIAL = quick ? 2_000 : 10_000;
 const PIPELINED = quick ? 20_000 : 100_000;
 const STREAM_ITEMS = 100_000;
@@ -18,32 +20,6 @@ const ROUNDS = quick ? 1 : 3;
 
 interface Figures {
   [workload: string]: { value: number; unit: string; higherIsBetter: boolean };
-}
-
-async function startServer(file: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      "--allow-ffi",
-      new URL(file, import.meta.url).pathname,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const port = Number((await reader.read()).value);
-  reader.releaseLock();
-  return {
-    url: `tcp://admin:admin@127.0.0.1:${port}`,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.stdout.cancel().catch(() => {});
-      await child.status;
-    },
-  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -139,13 +115,9 @@ async function measure(url: string): Promise<Figures> {
   return figures;
 }
 
-async function run(file: string): Promise<Figures> {
-  const server = await startServer(file);
-  try {
-    return await measure(server.url);
-  } finally {
-    await server.stop();
-  }
+async function run(file: URL): Promise<Figures> {
+  await using server = await spawnServer(file);
+  return await measure(server.url);
 }
 
 function median(rounds: Figures[]): Figures {
@@ -160,16 +132,14 @@ function median(rounds: Figures[]): Figures {
 const oursRounds: Figures[] = [];
 const baselineRounds: Figures[] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  oursRounds.push(await run("./servers/mprpc_server.ts"));
-  baselineRounds.push(await run("./servers/baseline_server.ts"));
+  oursRounds.push(await run(new URL("./servers/mprpc_server.ts", import.meta.url)));
+  baselineRounds.push(await run(new URL("./servers/baseline_server.ts", import.meta.url)));
 }
 const ours = median(oursRounds);
 const baseline = median(baselineRounds);
 const fmt = (n: number) => n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
 console.log(
-  `\nDeno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores${
-    quick ? ", --quick" : ""
-  }\n`,
+  `\n${runtime().name}, ${runtime().cores} cores${quick ? ", --quick" : ""}\n`,
 );
 console.log("| workload | mprpc | baseline | ours/baseline |");
 console.log("| --- | ---: | ---: | ---: |");

@@ -7,21 +7,13 @@
  *   deno run --allow-net --allow-run --allow-read --allow-env --allow-ffi bench/pool.ts
  */
 import { AsyncRPC } from "../mod.ts";
+import { spawnServer } from "../tests/helpers.ts";
+import { runtime } from "../tests/test_platform.deno.ts";
 
 const CALLS = 3000;
 
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    new URL("./servers/pool_server.ts", import.meta.url).pathname,
-  ],
-  stdout: "piped",
-}).spawn();
-const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const url = `tcp://admin:admin@127.0.0.1:${Number((await lines.read()).value)}`;
+await using server = await spawnServer(new URL("./servers/pool_server.ts", import.meta.url));
+const url = server.url;
 
 async function latencies(
   rpc: Awaited<ReturnType<typeof AsyncRPC.connect>>,
@@ -43,46 +35,40 @@ const row = (name: string, sorted: number[]) =>
     sorted.at(-1)!.toFixed(0)
   } |`;
 
-try {
-  const rpc = await AsyncRPC.connect(url, { heartbeat: 0 });
-  const loader = await AsyncRPC.connect(url, { heartbeat: 0 });
-  await latencies(rpc, "inline.echo"); // warm up
-  await latencies(rpc, "pool.echo");
-  const idleInline = await latencies(rpc, "inline.echo");
-  const idlePool = await latencies(rpc, "pool.echo");
+const rpc = await AsyncRPC.connect(url, { heartbeat: 0 });
+const loader = await AsyncRPC.connect(url, { heartbeat: 0 });
+await latencies(rpc, "inline.echo"); // warm up
+await latencies(rpc, "pool.echo");
+const idleInline = await latencies(rpc, "inline.echo");
+const idlePool = await latencies(rpc, "pool.echo");
 
-  // Keep every worker (and a queue behind them) busy with 50 ms spins while measuring.
-  let loading = true;
-  const workers = navigator.hardwareConcurrency;
-  const load = Array.from({ length: workers * 2 }, async () => {
-    while (loading) await loader.call("pool.spin", [50]);
-  });
-  const busyInline = await latencies(rpc, "inline.echo");
-  loading = false;
-  await Promise.all(load);
+// Keep every worker (and a queue behind them) busy with 50 ms spins while measuring.
+let loading = true;
+const workers = runtime().cores;
+const load = Array.from({ length: workers * 2 }, async () => {
+  while (loading) await loader.call("pool.spin", [50]);
+});
+const busyInline = await latencies(rpc, "inline.echo");
+loading = false;
+await Promise.all(load);
 
-  console.log(
-    `\nDeno ${Deno.version.deno}, ${workers} cores, ${workers} workers, ${CALLS} sequential calls each\n`,
-  );
-  console.log("| inline echo latency | p50 µs | p99 µs | max µs |");
-  console.log("| --- | ---: | ---: | ---: |");
-  console.log(row("pool idle", idleInline));
-  console.log(row("pool saturated by 50 ms CPU-bound calls", busyInline));
-  console.log(
-    `\nadded p99 under pool load: ${
-      ((at(busyInline, 0.99) - at(idleInline, 0.99)) / 1000).toFixed(2)
-    } ms\n`,
-  );
-  console.log("| trivial call | p50 µs | p99 µs | max µs |");
-  console.log("| --- | ---: | ---: | ---: |");
-  console.log(row("inline", idleInline));
-  console.log(row("through the pool", idlePool));
-  console.log(
-    `\npool/inline round trip (p50): ${(at(idlePool, 0.5) / at(idleInline, 0.5)).toFixed(2)}x`,
-  );
-  await Promise.all([rpc.close(), loader.close()]);
-} finally {
-  child.kill("SIGTERM");
-  await lines.cancel();
-  await child.status;
-}
+console.log(
+  `\n${runtime().name}, ${workers} cores, ${workers} workers, ${CALLS} sequential calls each\n`,
+);
+console.log("| inline echo latency | p50 µs | p99 µs | max µs |");
+console.log("| --- | ---: | ---: | ---: |");
+console.log(row("pool idle", idleInline));
+console.log(row("pool saturated by 50 ms CPU-bound calls", busyInline));
+console.log(
+  `\nadded p99 under pool load: ${
+    ((at(busyInline, 0.99) - at(idleInline, 0.99)) / 1000).toFixed(2)
+  } ms\n`,
+);
+console.log("| trivial call | p50 µs | p99 µs | max µs |");
+console.log("| --- | ---: | ---: | ---: |");
+console.log(row("inline", idleInline));
+console.log(row("through the pool", idlePool));
+console.log(
+  `\npool/inline round trip (p50): ${(at(idlePool, 0.5) / at(idleInline, 0.5)).toFixed(2)}x`,
+);
+await Promise.all([rpc.close(), loader.close()]);

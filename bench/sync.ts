@@ -5,20 +5,12 @@
  *   deno run --allow-net --allow-run --allow-read --allow-env --allow-ffi bench/sync.ts
  */
 import { AsyncRPC, RPC } from "../mod.ts";
+import { spawnServer } from "../tests/helpers.ts";
+import { runtime } from "../tests/test_platform.deno.ts";
 
 const CALLS = 5000;
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    new URL("./servers/mprpc_server.ts", import.meta.url).pathname,
-  ],
-  stdout: "piped",
-}).spawn();
-const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-const url = `tcp://admin:admin@127.0.0.1:${Number((await lines.read()).value)}`;
+await using server = await spawnServer(new URL("./servers/mprpc_server.ts", import.meta.url));
+const url = server.url;
 
 const at = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -33,27 +25,21 @@ async function measure(call: (i: number) => unknown): Promise<number[]> {
   return out.sort((a, b) => a - b);
 }
 
-try {
-  const asyncRpc = await AsyncRPC.connect(url, { heartbeat: 0 });
-  const syncRpc = RPC.connect(url, { heartbeat: 0 });
-  await measure((i) => asyncRpc.echo(i)); // warm up both
-  await measure((i) => syncRpc.echo(i));
-  const asyncTimes = await measure((i) => asyncRpc.echo(i));
-  const syncTimes = await measure((i) => syncRpc.echo(i));
-  console.log(`\nDeno ${Deno.version.deno}, ${CALLS} sequential echo calls each\n`);
-  console.log("| client | p50 µs | p99 µs |");
-  console.log("| --- | ---: | ---: |");
-  console.log(
-    `| AsyncRPC | ${at(asyncTimes, 0.5).toFixed(0)} | ${at(asyncTimes, 0.99).toFixed(0)} |`,
-  );
-  console.log(
-    `| RPC (sync) | ${at(syncTimes, 0.5).toFixed(0)} | ${at(syncTimes, 0.99).toFixed(0)} |`,
-  );
-  console.log(`\nsync/async p50: ${(at(syncTimes, 0.5) / at(asyncTimes, 0.5)).toFixed(2)}x`);
-  syncRpc.close();
-  await asyncRpc.close();
-} finally {
-  child.kill("SIGTERM");
-  await lines.cancel();
-  await child.status;
-}
+const asyncRpc = await AsyncRPC.connect(url, { heartbeat: 0 });
+const syncRpc = RPC.connect(url, { heartbeat: 0 });
+await measure((i) => asyncRpc.echo(i)); // warm up both
+await measure((i) => syncRpc.echo(i));
+const asyncTimes = await measure((i) => asyncRpc.echo(i));
+const syncTimes = await measure((i) => syncRpc.echo(i));
+console.log(`\n${runtime().name}, ${CALLS} sequential echo calls each\n`);
+console.log("| client | p50 µs | p99 µs |");
+console.log("| --- | ---: | ---: |");
+console.log(
+  `| AsyncRPC | ${at(asyncTimes, 0.5).toFixed(0)} | ${at(asyncTimes, 0.99).toFixed(0)} |`,
+);
+console.log(
+  `| RPC (sync) | ${at(syncTimes, 0.5).toFixed(0)} | ${at(syncTimes, 0.99).toFixed(0)} |`,
+);
+console.log(`\nsync/async p50: ${(at(syncTimes, 0.5) / at(asyncTimes, 0.5)).toFixed(2)}x`);
+syncRpc.close();
+await asyncRpc.close();

@@ -4,7 +4,8 @@
  * substitution): `./x.ts` → `./x.js`, `npm:name@range/sub` → `name/sub`, and the Deno platform
  * module → the Node one. Unmappable specifiers and type errors fail the build.
  *
- *   deno task build:npm
+ *   deno task build:npm          the package
+ *   deno task build:npm --dev    and, beside it, the tests and load tools (for Node runs)
  *
  * @module
  */
@@ -16,8 +17,10 @@ const OUT = new URL("npm/", ROOT);
 const path = (url: URL) => decodeURIComponent(url.pathname);
 /** Modules the package is built from: the API, and the worker entries loaded by URL. */
 const ENTRIES = ["mod.ts", "src/worker_main.ts", "src/sync_worker.ts"];
-/** With --tests: the suite, compiled beside the package into esm/tests/ (never packed). */
+/** With --dev: the suite and the load tools, compiled beside the package (never packed). */
 const TESTS = "tests/";
+const BENCH = ["bench/load.ts", "bench/pool.ts", "bench/sync.ts"];
+const BENCH_SERVERS = "bench/servers/";
 /** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
 const DENO_ONLY_TESTS = ["example_test.ts"];
 /** Files the compiled tests read at run time. */
@@ -99,7 +102,7 @@ function writePackageJson(dependencies: Map<string, string>): void {
     main: "./esm/mod.js",
     types: "./esm/mod.d.ts",
     exports: { ".": { types: "./esm/mod.d.ts", import: "./esm/mod.js" } },
-    files: ["esm", "!esm/tests", "README.md", "LICENSE"],
+    files: ["esm", "!esm/tests", "!esm/bench", "README.md", "LICENSE"],
     engines: { node: ">=20.6" },
     dependencies: Object.fromEntries([...dependencies].sort()),
   };
@@ -253,8 +256,8 @@ function compile(files: string[]): void {
   }
 }
 
-/** The test modules (and the fixtures workers load by URL), when building with --tests. */
-function testEntries(): string[] {
+/** The tests, their fixtures (loaded by URL) and the load tools, when building with --dev. */
+function devEntries(): string[] {
   const names = [...Deno.readDirSync(new URL(TESTS, ROOT))]
     .filter((entry) =>
       entry.isFile && entry.name.endsWith("_test.ts") && !DENO_ONLY_TESTS.includes(entry.name)
@@ -263,7 +266,9 @@ function testEntries(): string[] {
   const fixtures = [...Deno.readDirSync(new URL(`${TESTS}fixtures/`, ROOT))]
     .filter((entry) => entry.name.endsWith(".ts"))
     .map((entry) => `${TESTS}fixtures/${entry.name}`);
-  return [...names, ...fixtures];
+  const servers = [...Deno.readDirSync(new URL(BENCH_SERVERS, ROOT))]
+    .map((entry) => BENCH_SERVERS + entry.name);
+  return [...names, ...fixtures, ...BENCH, ...servers];
 }
 
 async function copyTestAssets(): Promise<void> {
@@ -284,9 +289,9 @@ async function copyTestAssets(): Promise<void> {
 }
 
 if (import.meta.main) {
-  const withTests = Deno.args.includes("--tests");
+  const dev = Deno.args.includes("--dev");
   const { files, dependencies } = walk(ENTRIES);
-  const suite = withTests ? walk([...ENTRIES, ...testEntries()]) : { files, dependencies };
+  const suite = dev ? walk([...ENTRIES, ...devEntries()]) : { files, dependencies };
   const testDependencies = [...suite.dependencies]
     .filter(([name]) => !dependencies.has(name))
     .map(([name, range]) => `${name}@${range}`);
@@ -295,13 +300,13 @@ if (import.meta.main) {
   writePackageJson(dependencies);
   npmInstall(testDependencies);
   compile(suite.files);
-  if (withTests) await copyTestAssets();
+  if (dev) await copyTestAssets();
   for (const name of ["README.md", "LICENSE"]) {
     await Deno.copyFile(new URL(name, ROOT), new URL(name, OUT));
   }
   console.log(
     `built npm/ from ${files.length} modules${
-      withTests ? `, and ${suite.files.length - files.length} test modules` : ""
+      dev ? `, and ${suite.files.length - files.length} test and bench modules` : ""
     }`,
   );
 }

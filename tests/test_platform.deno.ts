@@ -1,5 +1,5 @@
 /** The test platform for `deno test` (see test_platform.ts). */
-import type { Child, TcpConnection, TcpListener } from "./test_platform.ts";
+import type { Child, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test: (name: string, fn: () => void | Promise<void>) => void = Deno.test;
@@ -101,4 +101,13 @@ export function exitWorker(): void {
 /** Whether this code runs in a worker thread. */
 export function inWorker(): boolean {
   return "WorkerGlobalScope" in globalThis;
+}
+
+/** The runtime, for benchmark reports. */
+export function runtime(): RuntimeInfo {
+  return {
+    name: `Deno ${Deno.version.deno}`,
+    cores: navigator.hardwareConcurrency,
+    args: Deno.args,
+  };
 }

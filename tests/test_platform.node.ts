@@ -2,11 +2,12 @@
 import { spawn as spawnChild } from "node:child_process";
 import { readFile as readFileNode } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import process from "node:process";
 import { Readable, Writable } from "node:stream";
 import { test as nodeTest } from "node:test";
 import { isMainThread } from "node:worker_threads";
-import type { Child, TcpConnection, TcpListener } from "./test_platform.ts";
+import type { Child, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test = (name: string, fn: () => void | Promise<void>): void => void nodeTest(name, fn);
@@ -115,4 +116,13 @@ export function exitWorker(): void {
 /** Whether this code runs in a worker thread. */
 export function inWorker(): boolean {
   return !isMainThread;
+}
+
+/** The runtime, for benchmark reports. */
+export function runtime(): RuntimeInfo {
+  return {
+    name: `Node ${process.version}`,
+    cores: os.availableParallelism(),
+    args: process.argv.slice(2),
+  };
 }

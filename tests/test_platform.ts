@@ -34,3 +34,13 @@ export interface Child {
   /** Its exit code, once it has exited. */
   status: Promise<number>;
 }
+
+/** The runtime, for benchmark reports. */
+export interface RuntimeInfo {
+  /** e.g. "Deno 2.9.6" or "Node v20.20.2". */
+  name: string;
+  /** Logical cores. */
+  cores: number;
+  /** The script's command-line arguments. */
+  args: string[];
+}

@@ -2,8 +2,11 @@
  * The baseline: the least a server can do and still answer the load tool. It frames and
  * msgpack-decodes/encodes, with no streams API, dispatch, validation or bookkeeping: one read
  * loop per connection, answers to everything in a read written back in one write. Prints its port.
+ * Raw TCP comes from the test platform, so the same baseline runs on Deno and Node.
  */
 import { Decoder, Encoder } from "../../deps.ts";
+import { listenTcp } from "../../tests/test_platform.deno.ts";
+import type { TcpConnection } from "../../tests/test_platform.ts";
 
 const TERM = new TextEncoder().encode("##PRO-END##");
 const encoder = new Encoder();
@@ -46,8 +49,7 @@ function answer(message: Record<string, unknown>, out: Uint8Array[]): void {
   push({ MPRPC: "0.1", CODE: 200, MESSAGE: { ID, RESULT: args[0] } });
 }
 
-async function serve(conn: Deno.TcpConn): Promise<void> {
-  conn.setNoDelay(true);
+async function serve(conn: TcpConnection): Promise<void> {
   let pending = new Uint8Array(0);
   const buffer = new Uint8Array(64 * 1024);
   try {
@@ -66,17 +68,15 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
       const reply = new Uint8Array(size);
       let at = 0;
       for (const part of out) reply.set(part, at), at += part.length;
-      for (let w = 0; w < reply.length;) w += await conn.write(reply.subarray(w));
+      await conn.write(reply);
     }
   } catch {
     // the load tool hung up
   } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
+    conn.close();
   }
 }
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-console.log(listener.addr.port);
-for await (const conn of listener) serve(conn);
+const listener = await listenTcp();
+console.log(listener.port);
+while (true) serve(await listener.accept());

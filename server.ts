@@ -50,6 +50,12 @@ export interface ServerOptions {
   resultTtl?: number;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
   workers?: number;
+  /**
+   * The most heap, in MB, one pool worker may use; a worker past it fails its call and is
+   * replaced. Node only: Deno cannot limit a worker's heap (there a worker that runs out of
+   * memory ends the process), and refuses the option. Default: no limit of its own.
+   */
+  workerMemoryLimit?: number;
 }
 
 /**
@@ -80,6 +86,7 @@ export class Server implements AsyncDisposable {
   readonly #sessions = new Set<Session>();
   readonly #modules: RegisteredModule[] = [];
   readonly #workers: number;
+  readonly #workerMemoryLimit?: number;
   #pool?: WorkerPool;
   #listener?: Listener;
   #codec?: Codec;
@@ -94,6 +101,7 @@ export class Server implements AsyncDisposable {
     this.#port = options.port ?? 5000;
     this.#gracePeriod = options.gracePeriod ?? 10;
     this.#workers = options.workers ?? hardwareConcurrency();
+    this.#workerMemoryLimit = options.workerMemoryLimit;
     this.#results = new ResultStore((options.resultTtl ?? 600) * 1000);
     this.#settings = {
       auth: options.auth ?? [["admin", "admin"]],
@@ -184,7 +192,12 @@ export class Server implements AsyncDisposable {
   async listen(): Promise<void> {
     if (this.#listener) return;
     this.#codec = await Codec.create(this.#settings);
-    this.#pool = await loadModules(this.#registry, this.#modules, this.#workers);
+    this.#pool = await loadModules(
+      this.#registry,
+      this.#modules,
+      this.#workers,
+      this.#workerMemoryLimit,
+    );
     try {
       this.#listener = await listen({ hostname: this.#hostname, port: this.#port });
     } catch (err) {

@@ -51,13 +51,14 @@ export async function loadModules(
   registry: Registry,
   modules: RegisteredModule[],
   workers: number,
+  memoryLimit?: number,
 ): Promise<WorkerPool | undefined> {
   for (const module of modules.filter((m) => m.options.executor === "inline")) {
     await loadInline(registry, module);
   }
   const pooled = modules.filter((m) => m.options.executor !== "inline");
   if (pooled.length === 0) return undefined;
-  const pool = new WorkerPool(workers, pooled.map((m) => m.url));
+  const pool = new WorkerPool(workers, pooled.map((m) => m.url), memoryLimit);
   const exports = await pool.start();
   try {
     const docs = new Map(

@@ -100,8 +100,16 @@ export function onShutdownSignal(handler: () => void): () => void {
   };
 }
 
-/** Starts a module worker running `url`. */
-export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
+/**
+ * Starts a module worker running `url`. Deno cannot limit a worker's heap (and a worker that runs
+ * out of memory ends the whole process), so `memoryLimit` is refused.
+ */
+export function spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number): WorkerHandle {
+  if (memoryLimit !== undefined) {
+    throw new TypeError(
+      "workerMemoryLimit is not supported on Deno: its workers share the process heap limit",
+    );
+  }
   const worker = new Worker(url, { type: "module" });
   worker.onmessage = (event) => events.onMessage(event.data);
   worker.onerror = (event) => {

@@ -137,8 +137,11 @@ export function onShutdownSignal(handler: () => void): () => void {
  * Starts a worker thread running `url`. A worker that exits on its own (`process.exit()`) or
  * runs out of memory is reported as failed.
  */
-export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
-  const worker = new Worker(url);
+export function spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number): WorkerHandle {
+  const worker = new Worker(
+    url,
+    memoryLimit ? { resourceLimits: { maxOldGenerationSizeMb: memoryLimit } } : {},
+  );
   // A death is reported once: Node emits "error" and then "exit" for the same one.
   let done = false;
   const fail = (message: string) => {

@@ -66,8 +66,11 @@ export interface Platform {
   connect(address: Address): Promise<Socket>;
   /** Calls `handler` on SIGINT or SIGTERM; returns a function that stops listening for them. */
   onShutdownSignal(handler: () => void): () => void;
-  /** Starts a module worker running `url`. */
-  spawnWorker(url: URL, events: WorkerEvents): WorkerHandle;
+  /**
+   * Starts a module worker running `url`, its heap limited to `memoryLimit` MB if given (a
+   * platform that cannot limit a worker's heap throws).
+   */
+  spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number): WorkerHandle;
   /** The channel to the parent, from inside a worker. */
   parentPort(): ParentPort;
   /** The text of the module at `url`. */

@@ -59,15 +59,20 @@ function rebuildError(error: ErrorDescription): MprpcError {
 export class WorkerPool {
   readonly #size: number;
   readonly #urls: string[];
+  readonly #memoryLimit?: number;
   readonly #workers = new Set<PoolWorker>();
   readonly #queue: Task[] = [];
   #nextId = 0;
   #closed = false;
 
-  /** Creates a pool of `size` workers for the modules at `urls`; nothing runs before {@linkcode WorkerPool.start}. */
-  constructor(size: number, urls: string[]) {
+  /**
+   * Creates a pool of `size` workers for the modules at `urls`, each with a heap of at most
+   * `memoryLimit` MB if given; nothing runs before {@linkcode WorkerPool.start}.
+   */
+  constructor(size: number, urls: string[], memoryLimit?: number) {
     this.#size = Math.max(1, size);
     this.#urls = urls;
+    this.#memoryLimit = memoryLimit;
   }
 
   /** Calls running in a worker now. */
@@ -150,7 +155,7 @@ export class WorkerPool {
           reject(new RPCRuntimeError(`a worker failed to start: ${message}`));
           this.#replace(worker, message);
         },
-      }),
+      }, this.#memoryLimit),
     };
     this.#workers.add(worker);
     worker.handle.post({ type: "load", urls: this.#urls } satisfies ToWorker);

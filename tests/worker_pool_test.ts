@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "./test_platform.deno.ts";
+import { runtime, test } from "./test_platform.deno.ts";
 import { AsyncRPC, NotFindError, ParamError, RPCRuntimeError, type Server } from "../mod.ts";
 import { WorkerPool } from "../src/worker_pool.ts";
 import { collect, deferred, startServer, urlOf, WireClient } from "./helpers.ts";
@@ -214,4 +214,18 @@ test("pool: a module that fails to load makes listen() reject, and leaks no work
   bad.registerModule(new URL("./fixtures/does_not_exist.js", import.meta.url));
   await assert.rejects(bad.listen(), RPCRuntimeError);
   await bad.close();
+});
+
+test("pool: workerMemoryLimit is refused where the platform cannot honour it, or honoured", async () => {
+  const { Server } = await import("../mod.ts");
+  const server = new Server({ port: 0, workers: 1, workerMemoryLimit: 64 });
+  server.registerModule(HANDLERS);
+  try {
+    await server.listen();
+    assert.equal(runtime().name.startsWith("Node"), true, "only Node can limit a worker's heap");
+  } catch (err) {
+    assert.match(String(err), /workerMemoryLimit is not supported on Deno/);
+  } finally {
+    await server.close();
+  }
 });

@@ -15,7 +15,7 @@ const FULL = 1;
 const HEADER = 16;
 
 /** The default window: the most bytes one piece carries. */
-export const DEFAULT_WINDOW = 1024 * 1024;
+const DEFAULT_WINDOW = 1024 * 1024;
 
 /** Allocates the shared memory for a channel with a window of `window` bytes. */
 export function createChannel(window = DEFAULT_WINDOW): SharedArrayBuffer {

@@ -22,6 +22,7 @@ import {
   Code,
   type Compression,
   type ErrorData,
+  EXTENSIONS,
   type HandshakeReply,
   isMap,
   type Message,
@@ -188,7 +189,11 @@ export class AsyncRPC implements AsyncDisposable {
   ): Promise<[HandshakeReply, ReadableStreamDefaultReader<unknown[]>, unknown[]]> {
     const { username, password } = this.#address;
     const reader = conn.messages.getReader();
-    await conn.send({ MPRPC: VERSION, AUTH: { USERNAME: username, PASSWORD: password } });
+    // pymprpc ignores EXT and answers without it: the connection then stays plain MPRPC 0.1.
+    await conn.send({
+      MPRPC: VERSION,
+      AUTH: { USERNAME: username, PASSWORD: password, EXT: [...EXTENSIONS] },
+    });
     let reply: unknown;
     let early: unknown[] = [];
     try {
@@ -209,6 +214,7 @@ export class AsyncRPC implements AsyncDisposable {
         `unexpected handshake reply ${JSON.stringify(reply)}`,
       );
     }
+    if (Array.isArray(reply.EXT) && reply.EXT.includes("len32")) conn.useLength32();
     return [reply as unknown as HandshakeReply, reader, early];
   }
 

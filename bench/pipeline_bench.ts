@@ -70,8 +70,42 @@ const bigChunks = Array.from(
   (_, i) => bigWire.subarray(i * 65536, (i + 1) * 65536),
 );
 
+// The same frames length-prefixed, as after a len32 handshake.
+function length32(payloadBytes: Uint8Array, count: number): Uint8Array[] {
+  const frame = new Uint8Array(4 + payloadBytes.length);
+  new DataView(frame.buffer).setUint32(0, payloadBytes.length);
+  frame.set(payloadBytes, 4);
+  const all = new Uint8Array(frame.length * count);
+  for (let i = 0; i < count; i++) all.set(frame, i * frame.length);
+  return Array.from(
+    { length: Math.ceil(all.length / 65536) },
+    (_, i) => all.subarray(i * 65536, (i + 1) * 65536),
+  );
+}
+const smallLength32 = length32(payload, 1000);
+
+async function drainLength32(chunks: Uint8Array[]): Promise<void> {
+  const splitter = new FrameSplitter();
+  splitter.useLength32();
+  for await (const _ of ReadableStream.from(chunks).pipeThrough(splitter)) { /* drain */ }
+}
+
+Deno.bench("FrameSplitter, len32: 1000 small frames", { group: "stages" }, async () => {
+  await drainLength32(smallLength32);
+});
+
 Deno.bench("FrameSplitter: one 1 MiB frame in 64 KiB reads", { group: "large" }, async () => {
   for await (
     const _ of ReadableStream.from(bigChunks).pipeThrough(new FrameSplitter())
   ) { /* drain */ }
 });
+
+const bigLength32 = length32(bigFrame, 1);
+
+Deno.bench(
+  "FrameSplitter, len32: one 1 MiB frame in 64 KiB reads",
+  { group: "large" },
+  async () => {
+    await drainLength32(bigLength32);
+  },
+);

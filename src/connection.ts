@@ -32,6 +32,8 @@ export class Connection {
   readonly #socket: Socket;
   readonly #codec: Codec;
   readonly #joiner = new FrameJoiner();
+  readonly #splitter: FrameSplitter;
+  #length32 = false;
   readonly #flushed: Promise<void>;
   #open = true;
 
@@ -40,9 +42,10 @@ export class Connection {
     this.#socket = socket;
     this.#codec = codec;
     this.remoteAddress = socket.remoteAddress;
-    this.messages = socket.readable
-      .pipeThrough(new FrameSplitter(options))
-      .pipeThrough(new MessageDecoder(codec));
+    this.#splitter = new FrameSplitter(options);
+    this.messages = socket.readable.pipeThrough(this.#splitter).pipeThrough(
+      new MessageDecoder(codec),
+    );
     // A failed write means the peer is gone; the reader sees the same and ends the session.
     this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
   }
@@ -74,10 +77,21 @@ export class Connection {
   }
 
   #queue(payload: Uint8Array): Promise<void> | undefined {
-    assertFramable(payload);
+    if (!this.#length32) assertFramable(payload);
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
     return this.#joiner.push(payload);
+  }
+
+  /**
+   * Switches both directions to length-prefixed frames (the `len32` extension, once both peers
+   * agreed on it in the handshake): messages sent from now on, and bytes received from now on.
+   * Payloads may then contain the terminator.
+   */
+  useLength32(): void {
+    this.#length32 = true;
+    this.#joiner.useLength32();
+    this.#splitter.useLength32();
   }
 
   /** Sends what is queued, then closes the socket. */

@@ -62,11 +62,180 @@ export interface FrameSplitterOptions {
   maxMessageSize?: number;
 }
 
+// Turns received chunks into frames, appending each completed frame to `batch`.
+interface Framer {
+  push(chunk: Uint8Array, batch: Uint8Array[]): void;
+}
+
+// MPRPC 0.1: frames end with the terminator, which may straddle chunks.
+class TerminatorFramer implements Framer {
+  #pending: Uint8Array[] = [];
+  #size = 0;
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  push(chunk: Uint8Array, batch: Uint8Array[]): void {
+    let start = 0;
+    if (this.#size > 0) {
+      const end = this.#straddleEnd(chunk);
+      if (end !== -1) {
+        this.#emit(batch, this.#size + end - T);
+        start = end;
+      }
+    }
+    for (
+      let at = indexOfTerminator(chunk, start);
+      at !== -1;
+      at = indexOfTerminator(chunk, start)
+    ) {
+      if (this.#size === 0) {
+        this.#check(at - start);
+        batch.push(chunk.subarray(start, at));
+      } else {
+        this.#pending.push(chunk.subarray(start, at));
+        this.#emit(batch, this.#size + at - start);
+      }
+      start = at + T;
+    }
+    if (start < chunk.length) {
+      this.#pending.push(chunk.subarray(start));
+      this.#size += chunk.length - start;
+      this.#check(this.#size);
+    }
+  }
+
+  // The bytes received and not yet part of a frame.
+  rest(): Uint8Array[] {
+    return this.#pending;
+  }
+
+  #check(size: number): void {
+    if (size > this.#max) {
+      throw new ProtocolException(
+        `message exceeds the ${this.#max}-byte limit (${size} bytes buffered)`,
+      );
+    }
+  }
+
+  // Completes the buffered frame: its first `size` buffered bytes (the rest is terminator).
+  #emit(batch: Uint8Array[], size: number): void {
+    this.#check(size);
+    batch.push(concat(this.#pending, size));
+    this.#pending = [];
+    this.#size = 0;
+  }
+
+  // A terminator that began in the buffered bytes and ends in `chunk`: the index in `chunk`
+  // just past it, or -1. Only the buffered tail is copied, never the whole buffer.
+  #straddleEnd(chunk: Uint8Array): number {
+    const tailLength = Math.min(this.#size, T - 1);
+    const window = new Uint8Array(tailLength + Math.min(chunk.length, T - 1));
+    for (let i = this.#pending.length - 1, at = tailLength; at > 0; i--) {
+      const piece = this.#pending[i];
+      const take = Math.min(at, piece.length);
+      window.set(piece.subarray(piece.length - take), at - take);
+      at -= take;
+    }
+    window.set(chunk.subarray(0, window.length - tailLength), tailLength);
+    for (let p = 0; p < tailLength && p + T <= window.length; p++) {
+      if (terminatorAt(window, p)) return p + T - tailLength;
+    }
+    return -1;
+  }
+}
+
+function uint32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
+
+// The len32 extension: each frame is a 4-byte big-endian length, then that many bytes. Frames
+// wholly inside a chunk are cut out by offset; only a frame straddling chunks is buffered.
+class LengthFramer implements Framer {
+  #pending: Uint8Array[] = [];
+  #size = 0;
+  #length = -1;
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  push(chunk: Uint8Array, batch: Uint8Array[]): void {
+    // A frame begun earlier: some bytes buffered, or its header read and no body yet.
+    if (this.#size > 0 || this.#length !== -1) {
+      chunk = this.#completeBuffered(chunk, batch);
+      if (chunk.length === 0) return;
+    }
+    let at = 0;
+    while (chunk.length - at >= 4) {
+      const length = this.#checked(uint32(chunk, at));
+      if (chunk.length - at - 4 < length) break;
+      batch.push(chunk.subarray(at + 4, at + 4 + length));
+      at += 4 + length;
+    }
+    if (at < chunk.length) {
+      this.#pending.push(chunk.subarray(at));
+      this.#size = chunk.length - at;
+    }
+  }
+
+  // Finishes the frame begun in earlier chunks; returns what is left of `chunk` after it.
+  #completeBuffered(chunk: Uint8Array, batch: Uint8Array[]): Uint8Array {
+    this.#pending.push(chunk);
+    this.#size += chunk.length;
+    if (this.#length === -1) {
+      if (this.#size < 4) return chunk.subarray(chunk.length);
+      this.#length = this.#checked(uint32(this.#take(4), 0));
+    }
+    if (this.#size < this.#length) return chunk.subarray(chunk.length);
+    batch.push(this.#take(this.#length));
+    this.#length = -1;
+    // Only the tail of `chunk` can be left: hand it back to the fast path.
+    const tail = this.#pending.length === 0 ? chunk.subarray(chunk.length) : this.#pending[0];
+    this.#pending = [];
+    this.#size = 0;
+    return tail;
+  }
+
+  #checked(length: number): number {
+    if (length > this.#max) {
+      throw new ProtocolException(`message of ${length} bytes exceeds the ${this.#max}-byte limit`);
+    }
+    return length;
+  }
+
+  // Removes the next `n` buffered bytes; no copy when they lie in one chunk.
+  #take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
+    this.#size -= n;
+    const first = this.#pending[0];
+    if (first.length >= n) {
+      if (first.length === n) this.#pending.shift();
+      else this.#pending[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    for (let at = 0; at < n;) {
+      const piece = this.#pending[0];
+      const take = Math.min(piece.length, n - at);
+      out.set(piece.subarray(0, take), at);
+      at += take;
+      if (take === piece.length) this.#pending.shift();
+      else this.#pending[0] = piece.subarray(take);
+    }
+    return out;
+  }
+}
+
 /**
- * Splits a byte stream into payloads on the terminator, which may straddle chunks. Each input
+ * Splits a byte stream into payloads: on the terminator (MPRPC 0.1), or by length prefix once
+ * {@linkcode FrameSplitter.useLength32} is called (the negotiated `len32` extension). Each input
  * chunk yields one batch holding every payload it completed (none yields nothing), so a busy
  * pipelined connection pays the stream's per-chunk cost once per read, not once per message.
- * Buffering more than `maxMessageSize` bytes without a terminator errors the stream with a
+ * More than `maxMessageSize` bytes in one message errors the stream with a
  * {@linkcode ProtocolException}.
  *
  * @example
@@ -78,70 +247,33 @@ export interface FrameSplitterOptions {
  * ```
  */
 export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
+  readonly #switch: () => void;
+
   /** Creates a splitter bounded by `options.maxMessageSize`. */
   constructor(options: FrameSplitterOptions = {}) {
     const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    let pending: Uint8Array[] = [];
-    let size = 0;
-    const tooBig = (n: number) =>
-      new ProtocolException(`message exceeds the ${max}-byte limit (${n} bytes buffered)`);
-
-    // A terminator that began in the buffered bytes and ends in `chunk`: returns the index in
-    // `chunk` just past it, or -1.
-    const straddleEnd = (chunk: Uint8Array): number => {
-      const tailLength = Math.min(size, T - 1);
-      const window = new Uint8Array(tailLength + Math.min(chunk.length, T - 1));
-      for (let i = pending.length - 1, at = tailLength; at > 0; i--) {
-        const take = Math.min(at, pending[i].length);
-        window.set(pending[i].subarray(pending[i].length - take), at - take);
-        at -= take;
-      }
-      window.set(chunk.subarray(0, window.length - tailLength), tailLength);
-      for (let p = 0; p < tailLength && p + T <= window.length; p++) {
-        if (terminatorAt(window, p)) return p + T - tailLength;
-      }
-      return -1;
+    const terminated = new TerminatorFramer(max);
+    let framer: Framer = terminated;
+    let output: TransformStreamDefaultController<Uint8Array[]>;
+    const split = (chunks: Uint8Array[]) => {
+      const batch: Uint8Array[] = [];
+      for (const chunk of chunks) framer.push(chunk, batch);
+      if (batch.length > 0) output.enqueue(batch);
     };
-
     super({
-      transform(chunk, controller) {
-        const batch: Uint8Array[] = [];
-        let start = 0;
-        if (size > 0) {
-          const end = straddleEnd(chunk);
-          if (end !== -1) {
-            const frameSize = size + end - T;
-            if (frameSize > max) throw tooBig(frameSize);
-            batch.push(concat(pending, frameSize));
-            pending = [];
-            size = 0;
-            start = end;
-          }
-        }
-        for (
-          let at = indexOfTerminator(chunk, start);
-          at !== -1;
-          at = indexOfTerminator(chunk, start)
-        ) {
-          const frameSize = size + at - start;
-          if (frameSize > max) throw tooBig(frameSize);
-          if (size === 0) batch.push(chunk.subarray(start, at));
-          else {
-            pending.push(chunk.subarray(start, at));
-            batch.push(concat(pending, frameSize));
-            pending = [];
-            size = 0;
-          }
-          start = at + T;
-        }
-        if (start < chunk.length) {
-          pending.push(chunk.subarray(start));
-          size += chunk.length - start;
-          if (size > max) throw tooBig(size);
-        }
-        if (batch.length > 0) controller.enqueue(batch);
-      },
+      start: (controller) => void (output = controller),
+      transform: (chunk) => split([chunk]),
     });
+    this.#switch = () => {
+      if (framer !== terminated) return;
+      framer = new LengthFramer(max);
+      split(terminated.rest());
+    };
+  }
+
+  /** From now on, frames are length-prefixed (`len32`); bytes already buffered are re-read so. */
+  useLength32(): void {
+    this.#switch();
   }
 }
 
@@ -172,7 +304,11 @@ export class FrameJoiner {
 
   readonly #highWaterMark: number;
   #pending: Uint8Array[] = [];
+  // Bytes queued, framing included.
   #size = 0;
+  #length32 = false;
+  // Frames queued in terminator mode when the connection switched to len32.
+  #preframed?: Uint8Array;
   #closed = false;
   #wakeReader?: () => void;
   #drained?: Deferred<void>;
@@ -182,10 +318,10 @@ export class FrameJoiner {
     this.#highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.readable = new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        while (this.#pending.length === 0 && !this.#closed) {
+        while (this.#size === 0 && !this.#closed) {
           await new Promise<void>((resolve) => this.#wakeReader = resolve);
         }
-        if (this.#pending.length === 0) return controller.close();
+        if (this.#size === 0) return controller.close();
         controller.enqueue(this.#take());
       },
     }, { highWaterMark: 0 });
@@ -197,12 +333,18 @@ export class FrameJoiner {
    */
   push(payload: Uint8Array): Promise<void> | undefined {
     this.#pending.push(payload);
-    this.#size += payload.length + T;
+    this.#size += payload.length + (this.#length32 ? 4 : T);
     this.#wakeReader?.();
     this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;
     this.#drained ??= deferred();
     return this.#drained.promise;
+  }
+
+  /** Frames pushed from now on are length-prefixed (`len32`) instead of terminated. */
+  useLength32(): void {
+    if (this.#pending.length > 0) this.#preframed = this.#frames(this.#size);
+    this.#length32 = true;
   }
 
   /** Ends `readable` once what is queued has been read. */
@@ -212,17 +354,38 @@ export class FrameJoiner {
   }
 
   #take(): Uint8Array {
-    const out = new Uint8Array(this.#size);
-    let at = 0;
-    for (const payload of this.#pending) {
-      out.set(payload, at);
-      out.set(TERMINATOR, at + payload.length);
-      at += payload.length + T;
-    }
-    this.#pending = [];
+    const out = this.#frames(this.#size);
     this.#size = 0;
     this.#drained?.resolve();
     this.#drained = undefined;
+    return out;
+  }
+
+  // Frames everything queued into one buffer of `size` bytes, and empties the queue.
+  #frames(size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    let at = 0;
+    if (this.#preframed) {
+      out.set(this.#preframed);
+      at = this.#preframed.length;
+      this.#preframed = undefined;
+    }
+    for (const payload of this.#pending) {
+      const n = payload.length;
+      if (this.#length32) {
+        out[at] = n >>> 24;
+        out[at + 1] = (n >>> 16) & 0xff;
+        out[at + 2] = (n >>> 8) & 0xff;
+        out[at + 3] = n & 0xff;
+        out.set(payload, at + 4);
+        at += 4 + n;
+      } else {
+        out.set(payload, at);
+        out.set(TERMINATOR, at + n);
+        at += n + T;
+      }
+    }
+    this.#pending = [];
     return out;
   }
 }

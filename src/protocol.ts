@@ -71,7 +71,12 @@ export interface HandshakeReply {
   COMPRESER: Compression | null;
   /** The idle timeout in seconds; 0 or `null` for none. */
   TIMEOUT: number | null;
+  /** The extensions the server accepted (only if the client asked for some). */
+  EXT?: string[];
 }
+
+/** The extensions this implementation supports (see PROTOCOL.md, "Extensions"). */
+export const EXTENSIONS: readonly string[] = ["len32"];
 
 /** Whether `value` is a plain map (what msgpack and JSON decode a message to). */
 export function isMap(value: unknown): value is Message {

@@ -21,6 +21,7 @@ import {
   Code,
   type Compression,
   type ErrorData,
+  EXTENSIONS,
   isMap,
   type Message,
   VERSION,
@@ -136,7 +137,7 @@ export class Session {
     if (this.#failed) return;
     if (!isMap(message)) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
     if (message.MPRPC !== VERSION) return void this.#fail(Code.PROTOCOL);
-    if ("AUTH" in message) return this.#handshake(message.AUTH);
+    if ("AUTH" in message) return void this.#handshake(message.AUTH);
     if (!this.#authenticated) return void this.#fail(Code.LOGIN_ERROR);
     if (message.HEARTBEAT === "ping") {
       return void this.#sendCode(Code.PONG, { HEARTBEAT: "pong" });
@@ -145,7 +146,7 @@ export class Session {
     this.#sendCode(Code.PROTOCOL_SYNTAX);
   }
 
-  #handshake(auth: unknown): void {
+  async #handshake(auth: unknown): Promise<void> {
     if (this.#authenticated) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
     const username = isMap(auth) && typeof auth.USERNAME === "string" ? auth.USERNAME : null;
     const password = isMap(auth) && typeof auth.PASSWORD === "string" ? auth.PASSWORD : null;
@@ -156,14 +157,20 @@ export class Session {
     this.#authenticated = true;
     clearTimeout(this.#timer);
     const { version, description, debug, compression, timeout } = this.#ctx.settings;
-    this.#sendCode(Code.HANDSHAKE, {
+    const reply: Message = {
       VERSION: version,
       DESC: description,
       DEBUG: debug,
       COMPRESER: compression,
       TIMEOUT: timeout,
-    });
+    };
+    // Extensions are answered only when asked for: a pymprpc client never sees EXT.
+    const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
+    if (asked) reply.EXT = EXTENSIONS.filter((name) => asked.includes(name));
     if (timeout > 0) this.#armIdleTimer(timeout * 1000);
+    await this.#sendCode(Code.HANDSHAKE, reply);
+    // The reply itself still ends with the terminator; everything after it is length-prefixed.
+    if ((reply.EXT as string[] | undefined)?.includes("len32")) this.#conn.useLength32();
   }
 
   // The idle clock runs from the last write; a connection with calls running is never idle.

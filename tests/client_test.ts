@@ -11,7 +11,7 @@ import {
   type ServerOptions,
   TimeoutException,
 } from "../mod.ts";
-import { deferred, indexOf, startServer, TERM, urlOf } from "./helpers.ts";
+import { collect, deferred, indexOf, startServer, TERM, urlOf } from "./helpers.ts";
 import { decode, encode, installFakeClock } from "./test_deps.ts";
 
 const api = (server: Server) => {
@@ -305,4 +305,13 @@ test("client: a server that never answers the handshake fails connect within con
     (await accepted).close();
     listener.close();
   }
+});
+
+test("client: negotiates len32 with an mprpc server, so payloads may hold the terminator", async () => {
+  await withRpc({ compression: "zlib" }, async (rpc) => {
+    assert.deepEqual(rpc.remoteInfo?.EXT, ["len32"]);
+    const tricky = "before ##PRO-END## after";
+    assert.equal(await rpc.echo(tricky), tricky);
+    assert.deepEqual(await collect(await rpc.testcorogen(0, 3)), [0, 1, 2]);
+  });
 });

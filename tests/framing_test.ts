@@ -111,3 +111,67 @@ test("joiner: close ends the stream only after the queued frames are read", asyn
   for await (const chunk of joiner.readable) chunks.push(str(chunk));
   assert.deepEqual(chunks, ["last##PRO-END##"]);
 });
+
+function length32Frames(payloads: string[]): Uint8Array {
+  const parts = payloads.flatMap((p) => {
+    const body = bytes(p);
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, body.length);
+    return [...header, ...body];
+  });
+  return new Uint8Array(parts);
+}
+
+async function splitLength32(chunks: Uint8Array[], maxMessageSize?: number): Promise<string[]> {
+  const splitter = new FrameSplitter({ maxMessageSize });
+  splitter.useLength32();
+  const out: string[] = [];
+  for await (const batch of ReadableStream.from(chunks).pipeThrough(splitter)) {
+    out.push(...batch.map(str));
+  }
+  return out;
+}
+
+test("len32: frames split at every pair of byte offsets come out whole", async () => {
+  const expected = ["first", "", "x##PRO-END##y", "last one"];
+  const wire = length32Frames(expected);
+  for (let a = 0; a <= wire.length; a++) {
+    for (let b = a; b <= wire.length; b += 3) {
+      const chunks = [wire.slice(0, a), wire.slice(a, b), wire.slice(b)];
+      assert.deepEqual(await splitLength32(chunks), expected, `cuts at ${a}, ${b}`);
+    }
+  }
+});
+
+test("len32: a length past maxMessageSize is refused from the header alone", async () => {
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, 1000);
+  await assert.rejects(splitLength32([header], 999), ProtocolException);
+});
+
+test("len32: switching re-reads the bytes buffered after the last terminated frame", async () => {
+  const splitter = new FrameSplitter();
+  const writer = splitter.writable.getWriter();
+  const reader = splitter.readable.getReader();
+  const tail = length32Frames(["after"]);
+  writer.write(new Uint8Array([...bytes("AUTH##PRO-END##"), ...tail.subarray(0, 3)]));
+  assert.deepEqual((await reader.read()).value?.map(str), ["AUTH"]);
+  splitter.useLength32();
+  writer.write(tail.subarray(3));
+  assert.deepEqual((await reader.read()).value?.map(str), ["after"]);
+  await writer.close();
+});
+
+test("joiner: after useLength32, frames are length-prefixed; earlier ones keep the terminator", async () => {
+  const joiner = new FrameJoiner();
+  const reader = joiner.readable.getReader();
+  joiner.push(bytes("reply"));
+  joiner.useLength32();
+  joiner.push(bytes("a##PRO-END##b"));
+  const { value } = await reader.read();
+  assert.deepEqual(
+    value,
+    new Uint8Array([...bytes("reply##PRO-END##"), ...length32Frames(["a##PRO-END##b"])]),
+  );
+  joiner.close();
+});

@@ -77,6 +77,8 @@ export class WireClient {
   #conn: TcpConnection;
   #buffer = new Uint8Array(0);
   #json: boolean;
+  /** Frame with a 4-byte length instead of the terminator (after a len32 handshake). */
+  length32 = false;
 
   private constructor(conn: TcpConnection, json: boolean) {
     this.#conn = conn;
@@ -98,18 +100,38 @@ export class WireClient {
   async send(message: unknown): Promise<void> {
     const payload = this.encode(message);
     const frame = new Uint8Array(payload.length + TERM.length);
+    if (this.length32) {
+      new DataView(frame.buffer).setUint32(0, payload.length);
+      frame.set(payload, 4);
+      return await this.sendRaw(frame.subarray(0, payload.length + 4));
+    }
     frame.set(payload);
     frame.set(TERM, payload.length);
     await this.sendRaw(frame);
   }
 
+  // The next complete payload in the buffer, or undefined.
+  #frame(): Uint8Array | undefined {
+    if (this.length32) {
+      if (this.#buffer.length < 4) return undefined;
+      const length = new DataView(this.#buffer.buffer, this.#buffer.byteOffset).getUint32(0);
+      if (this.#buffer.length < 4 + length) return undefined;
+      const payload = this.#buffer.slice(4, 4 + length);
+      this.#buffer = this.#buffer.slice(4 + length);
+      return payload;
+    }
+    const at = indexOf(this.#buffer, TERM);
+    if (at === -1) return undefined;
+    const payload = this.#buffer.slice(0, at);
+    this.#buffer = this.#buffer.slice(at + TERM.length);
+    return payload;
+  }
+
   /** The next message, or `undefined` once the server closed the connection. */
   async next(): Promise<Record<string, unknown> | undefined> {
     while (true) {
-      const at = indexOf(this.#buffer, TERM);
-      if (at !== -1) {
-        const payload = this.#buffer.slice(0, at);
-        this.#buffer = this.#buffer.slice(at + TERM.length);
+      const payload = this.#frame();
+      if (payload) {
         return (this.#json
           ? JSON.parse(new TextDecoder().decode(payload))
           : decode(payload)) as Record<
@@ -127,9 +149,18 @@ export class WireClient {
     }
   }
 
-  /** Sends the handshake and returns the reply. */
-  async login(username: string | null = "admin", password: string | null = "admin") {
-    await this.send({ MPRPC: "0.1", AUTH: { USERNAME: username, PASSWORD: password } });
+  /** Sends the handshake (asking for `extensions`, if any) and returns the reply. */
+  async login(
+    username: string | null = "admin",
+    password: string | null = "admin",
+    extensions?: string[],
+  ) {
+    const auth = {
+      USERNAME: username,
+      PASSWORD: password,
+      ...(extensions ? { EXT: extensions } : {}),
+    };
+    await this.send({ MPRPC: "0.1", AUTH: auth });
     return await this.next();
   }
 

@@ -70,6 +70,7 @@ for (const mode of MODES) {
     const got = Object.fromEntries(lines.map(({ name, value }) => [name, value]));
     const result = (name: string) => got[name].MESSAGE.RESULT;
     assert.equal(got.handshake.CODE, 100);
+    assert.equal("EXT" in got.handshake, false, "a client that did not ask gets no EXT");
     assert.equal(got.handshake.DEBUG, options.debug);
     assert.equal(got.handshake.COMPRESER, options.compression);
     assert.equal(result("testfunc"), 3);
@@ -96,6 +97,7 @@ for (const mode of MODES) {
       const port = Number((await reader.read()).value);
       await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${port}`, options);
       assert.equal(rpc.remoteInfo?.DESC, "python peer");
+      assert.equal(rpc.remoteInfo?.EXT, undefined, "the Python server ignored EXT: plain 0.1");
       assert.equal(await rpc.testfunc(5, 4), 9);
       assert.equal(await rpc.call("testfunc", [], { a: 1, b: 2 }), 3);
       assert.equal(await rpc.echo("中文"), "中文");

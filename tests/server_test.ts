@@ -544,3 +544,24 @@ test("a result MessagePack cannot encode fails only that call, with 405", async 
     }
   });
 });
+
+test("len32: a client that asks gets EXT and length-prefixed frames; the terminator is then just data", async () => {
+  await withClient({}, basics, async (client) => {
+    const reply = await client.login("admin", "admin", ["len32", "unknown-extension"]);
+    assert.deepEqual(reply?.EXT, ["len32"]);
+    client.length32 = true;
+    await client.call("j", "join", ["a##PRO-", "END##b"]);
+    assert.deepEqual(body(await client.next()), { ID: "j", RESULT: "a##PRO-END##b" });
+    await client.call("e", "echo", ["x##PRO-END##y"]);
+    assert.deepEqual(body(await client.next()), { ID: "e", RESULT: "x##PRO-END##y" });
+  }, false);
+});
+
+test("len32: a client that does not ask (pymprpc) gets no EXT and stays on terminators", async () => {
+  await withClient({}, basics, async (client) => {
+    const reply = await client.login();
+    assert.equal("EXT" in reply!, false);
+    await client.call("1", "testfunc", [1, 2]);
+    assert.equal(body(await client.next()).RESULT, 3);
+  }, false);
+});

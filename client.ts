@@ -220,7 +220,7 @@ export class AsyncRPC implements AsyncDisposable {
 
   /**
    * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
-   * `AsyncIterable` (a `ReadableStream`) of the items of a streamed result.
+   * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading).
    */
   // deno-lint-ignore no-explicit-any
   async call<T = any>(
@@ -381,7 +381,7 @@ export class AsyncRPC implements AsyncDisposable {
         // Without a cancel extension the server keeps sending after the reader cancels;
         // the ItemStream drops those items until the end.
         pending.stream = new ItemStream();
-        return pending.resolve(pending.stream.readable);
+        return pending.resolve(pending.stream);
       case Code.STREAM_ITEM:
         return pending.stream?.push(body.RESULT);
       case Code.STREAM_END:

@@ -1,13 +1,14 @@
 /**
- * The client side of a streamed result: items arrive from the connection and are read by the
- * caller at its own pace.
+ * The receiving side of a streamed result: items arrive from the connection (or a worker) and
+ * are read by the caller at its own pace.
  *
  * @module
  */
 
 /**
- * A `ReadableStream` fed by pushes. Unlike `controller.error()`, a failure is delivered only after
- * every item pushed before it has been read.
+ * An async iterator fed by pushes. A failure is delivered only after every item pushed before it
+ * has been read. A plain iterator rather than a `ReadableStream`: a stream pays several promise
+ * hops per item, which dominated long streams (most of all on Node).
  *
  * @example
  * ```ts
@@ -15,46 +16,27 @@
  * const items = new ItemStream();
  * items.push(1);
  * items.fail(new Error("broke"));
- * const reader = items.readable.getReader();
- * console.log(await reader.read()); // { value: 1, done: false }
- * await reader.read().catch((e) => console.log(e.message)); // broke
+ * console.log(await items.next()); // { value: 1, done: false }
+ * await items.next().catch((e) => console.log(e.message)); // broke
  * ```
  */
-export class ItemStream {
-  /** The items, then the end or the failure. */
-  readonly readable: ReadableStream<unknown>;
-  /** Whether the reader cancelled (for example by breaking out of `for await`). */
+export class ItemStream implements AsyncIterableIterator<unknown> {
+  /** Whether the reader stopped early (for example by breaking out of `for await`). */
   cancelled = false;
 
+  readonly #onCancel?: () => void;
   #items: unknown[] = [];
   #head = 0;
   #ended = false;
-  #failure?: unknown;
+  #failure?: { error: unknown };
   #wake?: () => void;
 
-  /** Creates an empty stream; `onCancel` runs if the reader cancels. */
+  /** Creates an empty stream; `onCancel` runs if the reader stops early. */
   constructor(onCancel?: () => void) {
-    this.readable = new ReadableStream({
-      pull: async (controller) => {
-        while (this.#head === this.#items.length && !this.#ended) {
-          await new Promise<void>((resolve) => this.#wake = resolve);
-        }
-        if (this.#head < this.#items.length) {
-          controller.enqueue(this.#items[this.#head++]);
-          if (this.#head === this.#items.length) this.#items = [], this.#head = 0;
-        } else if (this.#failure !== undefined) controller.error(this.#failure);
-        else controller.close();
-      },
-      cancel: () => {
-        this.cancelled = true;
-        this.#items = [];
-        this.#head = 0;
-        onCancel?.();
-      },
-    }, { highWaterMark: 0 });
+    this.#onCancel = onCancel;
   }
 
-  /** Adds an item; dropped if the reader cancelled. */
+  /** Adds an item; dropped if the reader stopped. */
   push(item: unknown): void {
     if (this.cancelled) return;
     this.#items.push(item);
@@ -69,8 +51,41 @@ export class ItemStream {
 
   /** Fails the stream after the queued items. */
   fail(error: unknown): void {
-    this.#failure = error;
+    this.#failure = { error };
     this.end();
+  }
+
+  /** The next item, once there is one; the end; or the failure. */
+  async next(): Promise<IteratorResult<unknown>> {
+    while (this.#head === this.#items.length && !this.#ended) {
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    if (this.#head < this.#items.length) {
+      const value = this.#items[this.#head++];
+      if (this.#head === this.#items.length) this.#items = [], this.#head = 0;
+      return { value, done: false };
+    }
+    const failure = this.#failure;
+    this.#failure = undefined;
+    if (failure) throw failure.error;
+    return { value: undefined, done: true };
+  }
+
+  /** Stops reading: the rest is dropped as it arrives (`break` in `for await` calls this). */
+  return(): Promise<IteratorResult<unknown>> {
+    if (!this.#ended) {
+      this.cancelled = true;
+      this.#onCancel?.();
+    }
+    this.#ended = true;
+    this.#items = [];
+    this.#head = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Itself: `for await (const item of stream)`. */
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 
   #wakeReader(): void {

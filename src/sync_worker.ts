@@ -7,6 +7,7 @@
 import { AsyncRPC, type AsyncRPCClient } from "../client.ts";
 import { Encoder } from "../deps.ts";
 import { MprpcError } from "./errors.ts";
+import { ItemStream } from "./item_stream.ts";
 import { parentPort } from "./platform.deno.ts";
 import { writeMessage } from "./shared_channel.ts";
 import type { SyncReply, SyncRequest } from "./sync_protocol.ts";
@@ -27,7 +28,7 @@ async function handle(request: SyncRequest): Promise<unknown> {
       return rpc.remoteInfo;
     case "call": {
       const result = await rpc.call(request.method, request.args, request.kwargs);
-      if (!(result instanceof ReadableStream)) return { value: result };
+      if (!(result instanceof ItemStream)) return { value: result };
       streams.set(nextStream, result[Symbol.asyncIterator]());
       return { stream: nextStream++ };
     }

@@ -101,7 +101,7 @@ export class WorkerPool {
   }
 
   /**
-   * Runs export `name` of module `url`; resolves to its value, or to a `ReadableStream` of its
+   * Runs export `name` of module `url`; resolves to its value, or to an `AsyncIterable` of its
    * items if it returned an async iterable. A call still queued when `signal` aborts is dropped.
    */
   run(url: string, name: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
@@ -185,7 +185,7 @@ export class WorkerPool {
         task.stream = new ItemStream(() =>
           worker.handle.post({ type: "cancel", id: task.id } satisfies ToWorker)
         );
-        return task.resolve(task.stream.readable);
+        return task.resolve(task.stream);
       case "item":
         return task.stream?.push(message.value);
       case "end":

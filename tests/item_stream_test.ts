@@ -10,14 +10,19 @@ test("ItemStream: items pushed before a failure are read before it", async () =>
   items.fail(new Error("broke"));
   const seen: unknown[] = [];
   await assert.rejects(async () => {
-    for await (const item of items.readable) seen.push(item);
+    for await (const item of items) seen.push(item);
   }, /broke/);
   assert.deepEqual(seen, ["a", "b"]);
+  assert.deepEqual(
+    await items.next(),
+    { value: undefined, done: true },
+    "the failure is thrown once",
+  );
 });
 
 test("ItemStream: a reader waits for items pushed later, then the end", async () => {
   const items = new ItemStream();
-  const reading = collect(items.readable);
+  const reading = collect(items);
   items.push(1);
   await Promise.resolve();
   items.push(2);
@@ -25,11 +30,25 @@ test("ItemStream: a reader waits for items pushed later, then the end", async ()
   assert.deepEqual(await reading, [1, 2]);
 });
 
-test("ItemStream: after the reader cancels, pushes are dropped", async () => {
-  const items = new ItemStream();
+test("ItemStream: breaking out early cancels once, and later pushes are dropped", async () => {
+  let cancels = 0;
+  const items = new ItemStream(() => cancels++);
   items.push(1);
-  for await (const _ of items.readable) break;
-  assert.equal(items.cancelled, true);
   items.push(2);
+  for await (const _ of items) break;
+  assert.equal(items.cancelled, true);
+  assert.equal(cancels, 1);
+  items.push(3);
   items.end();
+  assert.deepEqual(await items.next(), { value: undefined, done: true }, "nothing after the break");
+});
+
+test("ItemStream: stopping after the end arrived is not a cancel", async () => {
+  let cancels = 0;
+  const items = new ItemStream(() => cancels++);
+  items.push(1);
+  items.end();
+  for await (const _ of items) break;
+  assert.equal(items.cancelled, false);
+  assert.equal(cancels, 0);
 });

@@ -220,8 +220,9 @@ export class Session {
       answer = Promise.reject(err);
     }
     if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
-    if (!(answer instanceof Promise) && "value" in answer && this.#sendNow(call, answer.value)) {
-      return done();
+    if (!(answer instanceof Promise) && "value" in answer) {
+      const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
+      return typeof sent === "boolean" ? done() : void sent.finally(done);
     }
     this.#reply(call, answer).catch((err) => console.error("[mprpc] internal error:", err)).finally(
       done,
@@ -244,22 +245,6 @@ export class Session {
       this.#inflight.delete(call.id);
       this.#log(`done ${call.id} in ${(performance.now() - started).toFixed(1)} ms`);
     };
-  }
-
-  // The fast path for a plain result: sends it synchronously. False when that is not possible
-  // (compression on, or a result that cannot be framed); the asynchronous path then handles it.
-  #sendNow(call: Call, result: unknown): boolean {
-    if (!this.#ctx.codec.synchronous) return false;
-    try {
-      this.#conn.send({
-        MPRPC: VERSION,
-        CODE: Code.RESULT,
-        MESSAGE: { ID: call.id, RESULT: result },
-      });
-      return true;
-    } catch (err) {
-      return err instanceof RpcUnavailableException;
-    }
   }
 
   #execute(call: Call): Answer | Promise<Answer> {
@@ -293,7 +278,9 @@ export class Session {
     try {
       if (!await this.#sendAnswer(call, Code.STREAM_OPEN)) return;
       for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
-        if (!await this.#sendAnswer(call, Code.STREAM_ITEM, r.value)) return;
+        // Awaited only when the send could not finish at once: most items cost no extra turn.
+        const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value);
+        if (!(typeof sent === "boolean" ? sent : await sent)) return;
       }
     } catch (err) {
       return this.#sendError(call, err);
@@ -308,19 +295,27 @@ export class Session {
     await this.#sendAnswer(call, Code.STREAM_END);
   }
 
-  // Sends a 2xx; a message that cannot be framed becomes a 405 instead. False if the call ended.
-  async #sendAnswer(call: Call, code: number, result?: unknown): Promise<boolean> {
+  // Sends a 2xx; one that cannot be encoded or framed becomes a 405 instead. Resolves to false if
+  // the call is over. Synchronous (a plain boolean) unless it must wait: compression, backpressure,
+  // or a 405 to send.
+  #sendAnswer(call: Call, code: number, result?: unknown): boolean | Promise<boolean> {
     const MESSAGE = code === Code.RESULT || code === Code.STREAM_ITEM
       ? { ID: call.id, RESULT: result ?? null }
       : { ID: call.id };
+    let sent: Promise<void> | undefined;
     try {
-      await this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE });
-      return true;
+      sent = this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE });
     } catch (err) {
-      if (err instanceof RpcUnavailableException) return false;
-      await this.#sendError({ ...call, args: [], kwargs: {} }, err);
-      return false;
+      return this.#answerFailed(call, err);
     }
+    return sent ? sent.then(() => true, (err) => this.#answerFailed(call, err)) : true;
+  }
+
+  async #answerFailed(call: Call, err: unknown): Promise<boolean> {
+    if (!(err instanceof RpcUnavailableException)) {
+      await this.#sendError({ ...call, args: [], kwargs: {} }, err);
+    }
+    return false;
   }
 
   async #sendError(call: Call, err: unknown): Promise<void> {

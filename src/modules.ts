@@ -58,22 +58,25 @@ export async function loadModules(
   }
   const pooled = modules.filter((m) => m.options.executor !== "inline");
   if (pooled.length === 0) return undefined;
-  const pool = new WorkerPool(workers, pooled.map((m) => m.url), memoryLimit);
+  const urls = [...new Set(pooled.map((m) => m.url))];
+  const pool = new WorkerPool(workers, urls, memoryLimit);
   const exports = await pool.start();
   try {
     const docs = new Map(
       await Promise.all(
-        pooled.map(async (m) => [m.url, exportDocs(await readText(new URL(m.url)))] as const),
+        urls.map(async (url) => [url, exportDocs(await readText(new URL(url)))] as const),
       ),
     );
-    for (const { url, name, source } of exports) {
-      const { options } = pooled.find((m) => m.url === url)!;
-      registry.addMethod({
-        name: methodName(name, options),
-        run: (args, signal) => pool.run(url, name, args, signal),
-        parameters: parametersOfSource(source),
-        help: docs.get(url)?.get(name) ?? "",
-      });
+    // One method per export per registration: a module may be registered under two prefixes.
+    for (const { url, options } of pooled) {
+      for (const { name, source } of exports.filter((e) => e.url === url)) {
+        registry.addMethod({
+          name: methodName(name, options),
+          run: (args, signal) => pool.run(url, name, args, signal),
+          parameters: parametersOfSource(source),
+          help: docs.get(url)?.get(name) ?? "",
+        });
+      }
     }
   } catch (err) {
     await pool.close();

@@ -66,6 +66,16 @@ test("pool: a prefix and the inline executor", async () => {
   assert.equal(await rpc.i.add(1, 2), 3);
 });
 
+test("pool: the same module registered twice under two prefixes serves both", async () => {
+  await using server = await startServer({ workers: 1 }, (s) => {
+    s.registerModule(HANDLERS, { prefix: "a" });
+    s.registerModule(HANDLERS, { prefix: "b" });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server));
+  assert.equal(await rpc.a.add(1, 2), 3);
+  assert.equal(await rpc.b.add(3, 4), 7);
+});
+
 test("pool: binary results arrive intact, and a cached buffer survives being sent", async () => {
   await withPool(async (rpc) => {
     assert.deepEqual(await rpc.bytes(), new Uint8Array([1, 2, 3, 4]));

@@ -166,11 +166,12 @@ export class Session {
     };
     // Extensions are answered only when asked for: a pymprpc client never sees EXT.
     const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
-    if (asked) reply.EXT = EXTENSIONS.filter((name) => asked.includes(name));
+    const accepted = asked && EXTENSIONS.filter((name) => asked.includes(name));
+    if (accepted) reply.EXT = accepted;
     if (timeout > 0) this.#armIdleTimer(timeout * 1000);
     await this.#sendCode(Code.HANDSHAKE, reply);
     // The reply itself still ends with the terminator; everything after it is length-prefixed.
-    if ((reply.EXT as string[] | undefined)?.includes("len32")) this.#conn.useLength32();
+    if (accepted?.includes("len32")) this.#conn.useLength32();
   }
 
   // The idle clock runs from the last write; a connection with calls running is never idle.
@@ -224,9 +225,8 @@ export class Session {
       const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
       return typeof sent === "boolean" ? done() : void sent.finally(done);
     }
-    this.#reply(call, answer).catch((err) => console.error("[mprpc] internal error:", err)).finally(
-      done,
-    );
+    const replied = this.#reply(call, answer);
+    replied.catch((err) => console.error("[mprpc] internal error:", err)).finally(done);
   }
 
   // Counts the call as running; the returned function counts it as finished.

@@ -60,7 +60,7 @@ export class RPC implements Disposable {
 
   /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode RPC.connect} next. */
   constructor(url: string, options: ClientOptions = {}) {
-    parseAddress(url);
+    parseAddress(url); // a malformed URL fails here, not later inside the worker
     this.#url = url;
     this.#options = options;
     this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));

@@ -24,13 +24,14 @@
  *
  * @module
  */
-export { Server, type ServerOptions } from "./server.ts";
-export type {
-  Credential,
-  Handler,
-  InstanceOptions,
-  MethodOptions,
-  ModuleOptions,
+export {
+  type Credential,
+  type Handler,
+  type InstanceOptions,
+  type MethodOptions,
+  type ModuleOptions,
+  Server,
+  type ServerOptions,
 } from "./server.ts";
 export {
   AsyncRPC,
@@ -38,8 +39,10 @@ export {
   type ClientOptions,
   type Remote,
   type RemoteMethod,
+  RPC,
+  type RPCClient,
+  type SyncRemoteMethod,
 } from "./client.ts";
-export { RPC, type RPCClient, type SyncRemoteMethod } from "./src/sync_client.ts";
 export {
   ExpireStreamWarning,
   ExpireWarning,
@@ -59,7 +62,7 @@ export {
   RpcUnavailableException,
   TimeoutException,
   UnsupportSysMethodError,
-} from "./src/errors.ts";
+} from "./src/protocol/errors.ts";
 export {
   Code,
   type Compression,
@@ -67,4 +70,4 @@ export {
   type HandshakeReply,
   TERMINATOR,
   VERSION,
-} from "./src/protocol.ts";
+} from "./src/protocol/messages.ts";

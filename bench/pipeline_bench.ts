@@ -2,9 +2,11 @@
  * Micro-benchmarks of the hot path stages: framing, codec, and both together.
  * Run: `deno bench --allow-read --allow-env --allow-ffi bench/`
  */
-import { Codec, MessageDecoder } from "../src/codec.ts";
-import { assertFramable, FrameJoiner, FrameSplitter } from "../src/framing.ts";
-import { TERMINATOR } from "../src/protocol.ts";
+import { Codec, MessageDecoder } from "../src/wire/codec.ts";
+import { FrameJoiner } from "../src/wire/frame_joiner.ts";
+import { FrameSplitter } from "../src/wire/frame_splitter.ts";
+import { assertFramable } from "../src/wire/terminator.ts";
+import { TERMINATOR } from "../src/protocol/messages.ts";
 
 const codec = await Codec.create();
 const call = {

@@ -16,17 +16,25 @@ const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("npm/", ROOT);
 const path = (url: URL) => decodeURIComponent(url.pathname);
 /** Modules the package is built from: the API, and the worker entries loaded by URL. */
-const ENTRIES = ["mod.ts", "src/worker_main.ts", "src/sync_worker.ts"];
+const ENTRIES = ["mod.ts", "src/pool/worker_main.ts", "src/client/sync_worker.ts"];
 /** With --dev: the suite and the load tools, compiled beside the package (never packed). */
 const TESTS = "tests/";
 const BENCH = ["bench/load.ts", "bench/pool.ts", "bench/sync.ts"];
 const BENCH_SERVERS = "bench/servers/";
 /** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
-const DENO_ONLY_TESTS = ["example_test.ts"];
+const DENO_ONLY_TESTS = ["e2e/example_test.ts"];
 /** Files the compiled tests read at run time. */
-const TEST_ASSETS = ["tests/python/peer.py", "tests/fixtures/"];
-const PLATFORM_DENO = "platform.deno.ts";
-const PLATFORM_NODE = "platform.node.ts";
+const TEST_ASSETS = ["tests/interop/python/peer.py", "tests/fixtures/"];
+/** A `name.deno.ts` module has a `name.node.ts` twin (the platform seams), which Node gets. */
+const DENO_SUFFIX = ".deno.ts";
+const NODE_SUFFIX = ".node.ts";
+
+/** `specifier` with a Deno implementation module swapped for its Node twin. */
+function nodeTwin(specifier: string): string {
+  return specifier.endsWith(DENO_SUFFIX)
+    ? specifier.slice(0, -DENO_SUFFIX.length) + NODE_SUFFIX
+    : specifier;
+}
 
 interface NpmSpecifier {
   name: string;
@@ -53,9 +61,7 @@ function mapSpecifier(specifier: string, file: string): string {
   }
   if (specifier.startsWith("node:")) return specifier;
   if ((specifier.startsWith("./") || specifier.startsWith("../")) && specifier.endsWith(".ts")) {
-    const platform = specifier.endsWith(PLATFORM_DENO);
-    const local = platform ? specifier.slice(0, -PLATFORM_DENO.length) + PLATFORM_NODE : specifier;
-    return local.slice(0, -".ts".length) + ".js";
+    return nodeTwin(specifier).slice(0, -".ts".length) + ".js";
   }
   throw new Error(`${file}: cannot map module specifier '${specifier}' for Node`);
 }
@@ -81,10 +87,7 @@ function walk(entries: string[]): { files: string[]; dependencies: Map<string, s
         dependencies.set(name, range);
         dependencyNames.add(name);
       } else if (fileName.startsWith(".")) {
-        const local = fileName.endsWith(PLATFORM_DENO)
-          ? fileName.slice(0, -PLATFORM_DENO.length) + PLATFORM_NODE
-          : fileName;
-        queue.push(path(new URL(local, `file://${file}`)));
+        queue.push(path(new URL(nodeTwin(fileName), `file://${file}`)));
       }
     }
   }
@@ -231,10 +234,7 @@ function compile(files: string[]): void {
         const typed = resolved.resolvedModule?.extension.startsWith(".d.");
         return typed ? resolved : { resolvedModule: undefined };
       }
-      const local = text.endsWith(PLATFORM_DENO)
-        ? text.slice(0, -PLATFORM_DENO.length) + PLATFORM_NODE
-        : text;
-      return ts.resolveModuleName(local, containingFile, options, host);
+      return ts.resolveModuleName(nodeTwin(text), containingFile, options, host);
     });
   const ambient = [...Deno.readDirSync(new URL("types/", ROOT))].map((entry) =>
     path(new URL(`types/${entry.name}`, ROOT))
@@ -258,17 +258,20 @@ function compile(files: string[]): void {
 
 /** The tests, their fixtures (loaded by URL) and the load tools, when building with --dev. */
 function devEntries(): string[] {
-  const names = [...Deno.readDirSync(new URL(TESTS, ROOT))]
-    .filter((entry) =>
-      entry.isFile && entry.name.endsWith("_test.ts") && !DENO_ONLY_TESTS.includes(entry.name)
-    )
-    .map((entry) => TESTS + entry.name);
-  const fixtures = [...Deno.readDirSync(new URL(`${TESTS}fixtures/`, ROOT))]
-    .filter((entry) => entry.name.endsWith(".ts"))
-    .map((entry) => `${TESTS}fixtures/${entry.name}`);
+  const tests = testFiles(TESTS).filter((file) =>
+    file.endsWith("_test.ts") && !DENO_ONLY_TESTS.some((name) => file === TESTS + name)
+  );
+  const fixtures = testFiles(`${TESTS}fixtures/`).filter((file) => file.endsWith(".ts"));
   const servers = [...Deno.readDirSync(new URL(BENCH_SERVERS, ROOT))]
     .map((entry) => BENCH_SERVERS + entry.name);
-  return [...names, ...fixtures, ...BENCH, ...servers];
+  return [...tests, ...fixtures, ...BENCH, ...servers];
+}
+
+/** Every file under the folder `dir` (relative to the root, ending in `/`), recursively. */
+function testFiles(dir: string): string[] {
+  return [...Deno.readDirSync(new URL(dir, ROOT))].flatMap((entry) =>
+    entry.isDirectory ? testFiles(`${dir}${entry.name}/`) : entry.isFile ? [dir + entry.name] : []
+  );
 }
 
 async function copyTestAssets(): Promise<void> {

@@ -60,7 +60,7 @@ export function deferred<T = void>() {
   return { promise, resolve };
 }
 
-/** The index of `needle` in `haystack`, or -1 (naive on purpose: independent of src/framing.ts). */
+/** The index of `needle` in `haystack`, or -1 (naive on purpose: independent of src/wire/terminator.ts). */
 export function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
     for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;

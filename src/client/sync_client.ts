@@ -1,0 +1,188 @@
+/**
+ * `RPC`, the synchronous MPRPC client: calls return values, not promises. The connection lives
+ * in a worker (with its heartbeat); each call blocks the caller until the worker answers.
+ *
+ * @module
+ */
+import type { ClientOptions } from "./async_rpc.ts";
+import { Decoder } from "../../deps.ts";
+import { parseAddress } from "../protocol/address.ts";
+import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
+import { spawnWorker } from "../platform/runtime.deno.ts";
+import type { WorkerHandle } from "../platform/runtime.ts";
+import type { HandshakeReply } from "../protocol/messages.ts";
+import { withRemoteMethods } from "./remote_proxy.ts";
+import { createChannel, readMessage } from "./shared_channel.ts";
+import type { SyncReply, SyncRequest } from "./sync_messages.ts";
+
+const WORKER_URL = new URL("./sync_worker.ts", import.meta.url);
+// How long the caller waits beyond a call's own timeout before giving up on the worker.
+const WORKER_MARGIN_MS = 5000;
+
+/**
+ * A remote method of the synchronous client: call it for the result (a sync iterable for a
+ * stream), or read a property for a dotted name.
+ */
+export interface SyncRemoteMethod {
+  // deno-lint-ignore no-explicit-any
+  <T = any>(...args: unknown[]): T;
+  /** The method `<this name>.<name>`. */
+  readonly [name: string]: SyncRemoteMethod;
+}
+
+/** An {@linkcode RPC} with attribute-style calls typed. */
+export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
+
+/**
+ * The synchronous MPRPC client. Same options, errors and attribute calls as `AsyncRPC`, without
+ * `await`. Unlike pymprpc's synchronous client it sends heartbeats (from its worker, while the
+ * caller is idle or blocked) and notices a connection the server closed.
+ *
+ * Do not use it on the thread that runs the server it calls: blocking that thread would
+ * deadlock.
+ *
+ * @example
+ * ```ts ignore
+ * import { RPC } from "./mod.ts";
+ * using rpc = RPC.connect("tcp://admin:admin@127.0.0.1:5000", { heartbeat: 40 });
+ * console.log(rpc.testfunc(5, 4)); // 9
+ * for (const item of rpc.testcorogen(1, 2)) console.log(item);
+ * ```
+ */
+export class RPC implements Disposable {
+  readonly #url: string;
+  readonly #options: ClientOptions;
+  readonly #decoder = new Decoder();
+  readonly #proxy: this;
+  #worker?: WorkerHandle;
+  #channel?: SharedArrayBuffer;
+  #remoteInfo?: HandshakeReply;
+
+  /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode RPC.connect} next. */
+  constructor(url: string, options: ClientOptions = {}) {
+    parseAddress(url); // a malformed URL fails here, not later inside the worker
+    this.#url = url;
+    this.#options = options;
+    this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
+    return this.#proxy;
+  }
+
+  /** Creates a client and connects it. */
+  static connect(url: string, options?: ClientOptions): RPCClient {
+    return new RPC(url, options).connect() as RPCClient;
+  }
+
+  /** The server's handshake reply. */
+  get remoteInfo(): HandshakeReply | undefined {
+    return this.#remoteInfo;
+  }
+
+  /** Connects and authenticates; throws `LoginError` if the server refuses. */
+  connect(): this {
+    if (this.#worker) return this.#proxy;
+    this.#channel = createChannel();
+    this.#worker = spawnWorker(WORKER_URL, {
+      onMessage: () => {},
+      // Reported by the next call, which finds the worker gone.
+      onError: () => this.#terminate(),
+    });
+    try {
+      const connect: SyncRequest = {
+        op: "connect",
+        url: this.#url,
+        options: this.#options,
+        channel: this.#channel,
+      };
+      this.#remoteInfo = this.#request(
+        connect,
+        (this.#options.connectTimeout ?? 10) * 1000,
+      ) as HandshakeReply;
+    } catch (err) {
+      this.#terminate();
+      throw err;
+    }
+    return this.#proxy;
+  }
+
+  /**
+   * Calls `method` with positional `args` and named `kwargs`; returns its result, or a sync
+   * iterable of the items of a streamed result.
+   */
+  // deno-lint-ignore no-explicit-any
+  call<T = any>(method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): T {
+    const reply = this.#request({ op: "call", method, args, kwargs }) as {
+      value?: unknown;
+      stream?: number;
+    };
+    return (reply.stream === undefined ? reply.value : this.#iterate(reply.stream)) as T;
+  }
+
+  /** Calls `method` without waiting for its outcome; returns the ID for `system.getresult`. */
+  delay(method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): string {
+    return this.#request({ op: "delay", method, args, kwargs }) as string;
+  }
+
+  /** Closes the connection and connects again. */
+  reconnect(): this {
+    if (!this.#worker) return this.connect();
+    this.#remoteInfo = this.#request({ op: "reconnect" }) as HandshakeReply;
+    return this.#proxy;
+  }
+
+  /** Closes the connection and stops the worker. */
+  close(): void {
+    if (!this.#worker) return;
+    try {
+      this.#request({ op: "close" }, WORKER_MARGIN_MS);
+    } finally {
+      this.#terminate();
+    }
+  }
+
+  /** Closes the client: `using rpc = RPC.connect(…)`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  *#iterate(stream: number): Generator<unknown> {
+    let finished = false;
+    try {
+      while (true) {
+        const { done, value } = this.#request({ op: "next", stream }) as {
+          done: boolean;
+          value: unknown;
+        };
+        if (done) return void (finished = true);
+        yield value;
+      }
+    } catch (err) {
+      finished = true;
+      throw err;
+    } finally {
+      // Left early (break, return, throw in the loop body): release the stream in the worker.
+      if (!finished) this.#worker?.post({ op: "return", stream } satisfies SyncRequest);
+    }
+  }
+
+  #request(request: SyncRequest, timeout = this.#callTimeout()): unknown {
+    if (!this.#worker || !this.#channel) {
+      throw new RpcUnavailableException("not connected: call connect() first");
+    }
+    this.#worker.post(request);
+    const reply = this.#decoder.decode(readMessage(this.#channel, timeout)) as SyncReply;
+    if (reply.ok) return reply.value;
+    const { code, message, id, exception, data } = reply;
+    throw errorFromCode(code, message, { id, exception, data });
+  }
+
+  #callTimeout(): number {
+    const seconds = this.#options.timeout;
+    return seconds ? seconds * 1000 + WORKER_MARGIN_MS : Infinity;
+  }
+
+  #terminate(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#channel = undefined;
+  }
+}

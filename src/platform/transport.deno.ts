@@ -1,0 +1,86 @@
+/**
+ * Deno's implementation of the transport seam in `transport.ts` (`Deno.listen`, `Deno.connect`).
+ *
+ * @module
+ */
+import type { Address, Listener, Socket, Transport } from "./transport.ts";
+
+const READ_SIZE = 64 * 1024;
+// Reads smaller than this are copied out so the read buffer can be reused; bigger ones are
+// handed over as they are.
+const COPY_BELOW = 8 * 1024;
+
+// Errors that only mean "the connection is gone", whichever side closed it.
+function isClosedError(err: unknown): boolean {
+  return err instanceof Deno.errors.BadResource || err instanceof Deno.errors.ConnectionReset ||
+    err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.Interrupted ||
+    err instanceof Deno.errors.NotConnected || err instanceof Deno.errors.ConnectionAborted;
+}
+
+function wrap(conn: Deno.TcpConn): Socket {
+  conn.setNoDelay(true);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch (err) {
+      if (!isClosedError(err)) throw err;
+    }
+  };
+  let buffer = new Uint8Array(READ_SIZE);
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (err) {
+        if (!closed && !isClosedError(err)) throw err;
+        n = null;
+      }
+      if (n === null) {
+        close();
+        return controller.close();
+      }
+      if (n < COPY_BELOW) return controller.enqueue(buffer.slice(0, n));
+      controller.enqueue(buffer.subarray(0, n));
+      buffer = new Uint8Array(READ_SIZE);
+    },
+  }, { highWaterMark: 0 });
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      for (let at = 0; at < chunk.length;) at += await conn.write(chunk.subarray(at));
+    },
+  });
+  const { hostname, port } = conn.remoteAddr;
+  return { readable, writable, remoteAddress: `${hostname}:${port}`, close };
+}
+
+/** Listens on `address`; resolves once bound. */
+export function listen(address: Address): Promise<Listener> {
+  const listener = Deno.listen({ ...address, transport: "tcp" });
+  return Promise.resolve({
+    addr: { hostname: listener.addr.hostname, port: listener.addr.port },
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator]() {
+      while (true) {
+        let conn: Deno.TcpConn;
+        try {
+          conn = await listener.accept();
+        } catch (err) {
+          if (isClosedError(err)) return;
+          throw err;
+        }
+        yield wrap(conn);
+      }
+    },
+  });
+}
+
+/** Opens a connection to `address`. */
+export async function connect(address: Address): Promise<Socket> {
+  return wrap(await Deno.connect({ ...address, transport: "tcp" }));
+}
+
+const _implements: Transport = { listen, connect };

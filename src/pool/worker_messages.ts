@@ -1,0 +1,78 @@
+/**
+ * Messages between the worker pool and its workers, and the helpers both sides share.
+ *
+ * @module
+ */
+
+import { errorClassName } from "../protocol/errors.ts";
+
+/** Pool → worker. */
+export type ToWorker =
+  | { type: "load"; urls: string[] }
+  | { type: "call"; id: number; url: string; name: string; args: unknown[] }
+  | { type: "cancel"; id: number };
+
+/** An exported function a worker found. */
+export interface WorkerExport {
+  /** The module's URL. */
+  url: string;
+  /** The export's name. */
+  name: string;
+  /** The function's source text, for its parameters. */
+  source: string;
+}
+
+/** An error as it crosses threads. */
+export interface ErrorDescription {
+  /** The error's class name. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack trace. */
+  stack?: string;
+  /** Its MPRPC status code, if it was an `MprpcError`. */
+  code?: number;
+}
+
+/** Worker → pool. */
+export type FromWorker =
+  | { type: "ready"; exports: WorkerExport[] }
+  | { type: "load-error"; error: ErrorDescription }
+  | { type: "value"; id: number; value: unknown }
+  | { type: "stream"; id: number }
+  | { type: "item"; id: number; value: unknown }
+  | { type: "end"; id: number }
+  | { type: "error"; id: number; error: ErrorDescription }
+  | { type: "closing" };
+
+/** Describes `err` so that the other side can rebuild it. */
+export function describeError(err: unknown): ErrorDescription {
+  if (!(err instanceof Error)) return { name: errorClassName(err), message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    name: errorClassName(err),
+    message: err.message,
+    stack: err.stack,
+    code: typeof code === "number" ? code : undefined,
+  };
+}
+
+/**
+ * `value` ready to post with its binary parts moved, not cloned: each `Uint8Array` (at the top,
+ * or in an array or plain object up to two levels down) is copied here, in the sending thread,
+ * and the copy's buffer is transferred. The receiver then gets it without a copy on its own
+ * thread, and the sender's buffers stay intact. `transfer` collects the buffers to move.
+ */
+export function detachBinary(value: unknown, transfer: ArrayBuffer[], depth = 0): unknown {
+  if (value instanceof Uint8Array) {
+    const copy = value.slice();
+    transfer.push(copy.buffer);
+    return copy;
+  }
+  if (depth >= 2 || typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => detachBinary(item, transfer, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, detachBinary(item, transfer, depth + 1)]),
+  );
+}

@@ -1,0 +1,281 @@
+/**
+ * The MPRPC server: register functions, then listen.
+ *
+ * @module
+ */
+import type { Credential } from "./credentials.ts";
+import { Codec } from "../wire/codec.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE } from "../wire/frame_splitter.ts";
+import { loadModules, type ModuleOptions, type RegisteredModule } from "./modules.ts";
+import { listen } from "../platform/transport.deno.ts";
+import { hardwareConcurrency, onShutdownSignal } from "../platform/runtime.deno.ts";
+import type { Listener } from "../platform/transport.ts";
+import type { Compression } from "../protocol/messages.ts";
+import { type Handler, type InstanceOptions, type MethodOptions, Registry } from "./registry.ts";
+import { ResultStore } from "./result_store.ts";
+import { type ServerContext, Session, type SessionSettings } from "./session.ts";
+import type { WorkerPool } from "../pool/worker_pool.ts";
+
+export type { Credential, Handler, InstanceOptions, MethodOptions, ModuleOptions };
+
+/** Options of {@linkcode Server}; the defaults are pymprpc's. */
+export interface ServerOptions {
+  /** Interface to listen on. Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** Port to listen on; 0 lets the OS choose (see {@linkcode Server.addr}). Default `5000`. */
+  port?: number;
+  /** Accepted `[username, password]` pairs; `[]` accepts only empty credentials. Default `[["admin", "admin"]]`. */
+  auth?: readonly Credential[];
+  /** Seconds without a write after which an idle connection gets 504 and is closed; 0 = never. Default `180`. */
+  timeout?: number;
+  /** JSON instead of MessagePack, stack traces in errors, and an access log on stderr. Default `false`. */
+  debug?: boolean;
+  /** Compress every message. Default `null`. */
+  compression?: Compression | null;
+  /** The service version announced in the handshake. Default `null`. */
+  version?: string | null;
+  /** The service description announced in the handshake. Default `null`. */
+  description?: string | null;
+  /** The most bytes one incoming message may have (505 and close past it). Default 64 MiB. */
+  maxMessageSize?: number;
+  /** Seconds a new connection has to authenticate before it is closed. Default `10`. */
+  handshakeTimeout?: number;
+  /** Seconds {@linkcode Server.close} lets running calls finish. Default `10`. */
+  gracePeriod?: number;
+  /** Seconds an unclaimed `RETURN: false` outcome is kept for `system.getresult`. Default `600`. */
+  resultTtl?: number;
+  /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
+  workers?: number;
+  /**
+   * The most heap, in MB, one pool worker may use; a worker past it fails its call and is
+   * replaced. Node only: Deno cannot limit a worker's heap (there a worker that runs out of
+   * memory ends the process), and refuses the option. Default: no limit of its own.
+   */
+  workerMemoryLimit?: number;
+}
+
+/**
+ * An MPRPC server.
+ *
+ * @example Serving two functions
+ * ```ts
+ * import { Server } from "./server.ts";
+ * await using server = new Server({ port: 0 });
+ * server.registerIntrospectionFunctions();
+ * server.registerFunction(function add(a: number, b: number) {
+ *   return a + b;
+ * }, { help: "Adds two numbers." });
+ * server.registerFunction(async function* count(n: number) {
+ *   for (let i = 0; i < n; i++) yield i;
+ * });
+ * await server.listen();
+ * console.log(`listening on ${server.addr.port}`);
+ * ```
+ */
+export class Server implements AsyncDisposable {
+  readonly #settings: SessionSettings;
+  readonly #hostname: string;
+  readonly #port: number;
+  readonly #gracePeriod: number;
+  readonly #registry = new Registry();
+  readonly #results: ResultStore;
+  readonly #sessions = new Set<Session>();
+  readonly #modules: RegisteredModule[] = [];
+  readonly #workers: number;
+  readonly #workerMemoryLimit?: number;
+  #pool?: WorkerPool;
+  #listener?: Listener;
+  #codec?: Codec;
+  #tasks = 0;
+  #tasksIdle?: () => void;
+  #serving?: Promise<void>;
+  #closing?: Promise<void>;
+
+  /** Creates a server; nothing listens until {@linkcode Server.listen} or {@linkcode Server.serve}. */
+  constructor(options: ServerOptions = {}) {
+    this.#hostname = options.hostname ?? "127.0.0.1";
+    this.#port = options.port ?? 5000;
+    this.#gracePeriod = options.gracePeriod ?? 10;
+    this.#workers = options.workers ?? hardwareConcurrency();
+    this.#workerMemoryLimit = options.workerMemoryLimit;
+    this.#results = new ResultStore((options.resultTtl ?? 600) * 1000);
+    this.#settings = {
+      auth: options.auth ?? [["admin", "admin"]],
+      timeout: options.timeout ?? 180,
+      debug: options.debug ?? false,
+      compression: options.compression ?? null,
+      version: options.version ?? null,
+      description: options.description ?? null,
+      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      handshakeTimeout: options.handshakeTimeout ?? 10,
+    };
+  }
+
+  /**
+   * Registers `fn` (plain, async, or async generator) under `options.name` or its own name,
+   * and returns it. An async generator's items stream to the client.
+   */
+  registerFunction<F extends Handler>(fn: F, options?: MethodOptions): F {
+    this.#registry.add(fn, options);
+    return fn;
+  }
+
+  /**
+   * Registers every exported function of the module at `url` (plain, async, or async
+   * generator), named after its export. By default calls run in the worker pool, so CPU-heavy
+   * work never blocks the server; `{ executor: "inline" }` runs them on the event loop. The
+   * module is loaded by {@linkcode Server.listen}; `system.methodHelp` shows each export's JSDoc.
+   *
+   * @example
+   * ```ts ignore
+   * server.registerModule(new URL("./handlers.ts", import.meta.url));
+   * server.registerModule(new URL("./fast.ts", import.meta.url), { executor: "inline" });
+   * ```
+   */
+  registerModule(url: URL | string, options: ModuleOptions = {}): void {
+    if (this.#listener) throw new Error("register modules before listen()");
+    this.#modules.push({ url: new URL(url).href, options });
+  }
+
+  /** Registers the public methods of `instance`'s class chain (see {@linkcode InstanceOptions}). */
+  registerInstance(instance: object, options?: InstanceOptions): void {
+    this.#registry.addInstance(instance, options);
+  }
+
+  /** Registers `system.listMethods`, `methodSignature`, `methodHelp`, `lenConnections`, `lenUndoneTasks`. */
+  registerIntrospectionFunctions(): void {
+    const registry = this.#registry;
+    const system = (fn: Handler, help: string) =>
+      registry.add(fn, { name: `system.${fn.name}`, help }, true);
+    system(
+      function listMethods() {
+        return [...new Set([...registry.names(), "system.getresult"])].sort();
+      },
+      "The sorted names of every callable method.",
+    );
+    system(
+      function methodSignature(name: string) {
+        return name === "system.getresult" ? "(id)" : registry.signature(String(name));
+      },
+      'The parameter list of a method, e.g. "(a, b)"; "" if unknown.',
+    );
+    system(
+      function methodHelp(name: string) {
+        return registry.get(String(name))?.help ?? "";
+      },
+      'The documentation of a method; "" if unknown.',
+    );
+    const sessions = this.#sessions;
+    system(function lenConnections() {
+      return sessions.size;
+    }, "The number of open connections.");
+    const tasks = () => this.#tasks;
+    system(function lenUndoneTasks() {
+      return tasks();
+    }, "The number of calls started and not yet finished.");
+  }
+
+  /** The bound address; throws before {@linkcode Server.listen}. */
+  get addr(): { hostname: string; port: number } {
+    if (!this.#listener) throw new Error("the server is not listening yet");
+    return this.#listener.addr;
+  }
+
+  /**
+   * Loads registered modules (starting the worker pool if any needs it), then binds the port.
+   * With `port: 0`, {@linkcode Server.addr} tells the port chosen.
+   */
+  async listen(): Promise<void> {
+    if (this.#listener) return;
+    this.#codec = await Codec.create(this.#settings);
+    this.#pool = await loadModules(
+      this.#registry,
+      this.#modules,
+      this.#workers,
+      this.#workerMemoryLimit,
+    );
+    try {
+      this.#listener = await listen({ hostname: this.#hostname, port: this.#port });
+    } catch (err) {
+      await this.#pool?.close();
+      throw err;
+    }
+    this.#serving = this.#accept(this.#listener, this.#codec);
+  }
+
+  /** Listens if needed and serves; resolves once the server is closed. */
+  async serve(): Promise<void> {
+    await this.listen();
+    await this.#serving;
+    await this.#closing;
+  }
+
+  /** Serves until SIGINT or SIGTERM, then closes gracefully. */
+  async runForever(): Promise<void> {
+    const stop = onShutdownSignal(() => this.close());
+    try {
+      await this.serve();
+    } finally {
+      stop();
+    }
+  }
+
+  /**
+   * Stops accepting connections, lets running calls finish for up to `gracePeriod` seconds
+   * (new calls get 503), then closes every connection.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Closes the server: `await using server = new Server(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #accept(listener: Listener, codec: Codec): Promise<void> {
+    const ctx: ServerContext = {
+      settings: this.#settings,
+      codec,
+      registry: this.#registry,
+      results: this.#results,
+      startTask: () => this.#startTask(),
+      log: (line) => console.error(`[mprpc] ${line}`),
+    };
+    for await (const socket of listener) {
+      const session = new Session(socket, ctx);
+      this.#sessions.add(session);
+      session.done.finally(() => this.#sessions.delete(session));
+    }
+  }
+
+  #startTask(): () => void {
+    this.#tasks++;
+    return () => {
+      if (--this.#tasks === 0) this.#tasksIdle?.();
+    };
+  }
+
+  // Everything after the listener closes shares one deadline: running calls finish and queued
+  // answers flush within the grace period, then whatever is left is cut off.
+  async #shutdown(): Promise<void> {
+    this.#listener?.close();
+    await this.#serving?.catch(() => {});
+    const sessions = [...this.#sessions];
+    for (const session of sessions) session.drain();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#gracePeriod * 1000);
+    });
+    const idle = this.#tasks === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+      this.#tasksIdle = resolve;
+    });
+    const flushed = idle.then(() => Promise.all(sessions.map((session) => session.close())));
+    await Promise.race([flushed, deadline]);
+    clearTimeout(timer);
+    for (const session of sessions) session.abort();
+    await Promise.all(sessions.map((session) => session.done));
+    await this.#pool?.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * One peer, client or server side: decoded messages in, messages out.
+ *
+ * Inbound is a pipeline of Web stream stages, socket → {@linkcode FrameSplitter} →
+ * {@linkcode MessageDecoder}. Outbound, {@linkcode Connection.send} encodes and checks each message
+ * itself, so that one that cannot be framed fails only its caller, then hands it to a
+ * {@linkcode FrameJoiner} that coalesces frames into few socket writes.
+ *
+ * @module
+ */
+import { type Codec, MessageDecoder } from "./codec.ts";
+import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
+import { FrameJoiner } from "./frame_joiner.ts";
+import { FrameSplitter } from "./frame_splitter.ts";
+import { assertFramable } from "./terminator.ts";
+import type { Socket } from "../platform/transport.ts";
+import type { Message } from "../protocol/messages.ts";
+
+/** Options of {@linkcode Connection}. */
+export interface ConnectionOptions {
+  /** The most bytes one inbound message may have. */
+  maxMessageSize?: number;
+}
+
+/** A framed, encoded message channel over one socket. */
+export class Connection {
+  /** Batches of decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
+  readonly messages: ReadableStream<unknown[]>;
+  /** `host:port` of the peer. */
+  readonly remoteAddress: string;
+  /** `Date.now()` of the last message sent (the idle timeout counts from it). */
+  lastWrite: number = Date.now();
+
+  readonly #socket: Socket;
+  readonly #codec: Codec;
+  readonly #joiner = new FrameJoiner();
+  readonly #splitter: FrameSplitter;
+  #length32 = false;
+  readonly #flushed: Promise<void>;
+  #open = true;
+
+  /** Wraps `socket`, encoding with `codec`. */
+  constructor(socket: Socket, codec: Codec, options: ConnectionOptions = {}) {
+    this.#socket = socket;
+    this.#codec = codec;
+    this.remoteAddress = socket.remoteAddress;
+    this.#splitter = new FrameSplitter(options);
+    this.messages = socket.readable.pipeThrough(this.#splitter).pipeThrough(
+      new MessageDecoder(codec),
+    );
+    // A failed write means the peer is gone; the reader sees the same and ends the session.
+    this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
+  }
+
+  /** Whether messages can still be sent. */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /**
+   * Sends one message. Fails with `ResultLimitError` if it cannot be encoded or its encoding
+   * contains the terminator (nothing is sent), or `RpcUnavailableException` once the connection is closing.
+   *
+   * Without compression this is synchronous: it throws instead of rejecting, and returns a
+   * promise only when too much is queued and the caller should wait. Answers sent this way
+   * while a batch of calls is dispatched all leave in one socket write.
+   */
+  send(message: Message): Promise<void> | undefined {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    let encoded: Uint8Array | Promise<Uint8Array>;
+    try {
+      encoded = this.#codec.encode(message);
+    } catch (cause) {
+      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+    }
+    return encoded instanceof Uint8Array
+      ? this.#queue(encoded)
+      : encoded.then((p) => this.#queue(p));
+  }
+
+  #queue(payload: Uint8Array): Promise<void> | undefined {
+    if (!this.#length32) assertFramable(payload);
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    this.lastWrite = Date.now();
+    return this.#joiner.push(payload);
+  }
+
+  /**
+   * Switches both directions to length-prefixed frames (the `len32` extension, once both peers
+   * agreed on it in the handshake): messages sent from now on, and bytes received from now on.
+   * Payloads may then contain the terminator.
+   */
+  useLength32(): void {
+    this.#length32 = true;
+    this.#joiner.useLength32();
+    this.#splitter.useLength32();
+  }
+
+  /** Sends what is queued, then closes the socket. */
+  async close(): Promise<void> {
+    this.#open = false;
+    this.#joiner.close();
+    await this.#flushed;
+    this.#socket.close();
+  }
+
+  /** Closes the socket at once, dropping anything queued. */
+  abort(): void {
+    this.#open = false;
+    this.#joiner.close();
+    this.#socket.close();
+  }
+}

@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import { listenTcp, test } from "../test_platform.deno.ts";
+import {
+  AsyncRPC,
+  LoginError,
+  NotFindError,
+  ParamError,
+  RPCRuntimeError,
+  RpcUnavailableException,
+  type Server,
+  type ServerOptions,
+  TimeoutException,
+} from "../../mod.ts";
+import { collect, deferred, indexOf, startServer, TERM, urlOf } from "../helpers.ts";
+import { decode, encode, installFakeClock } from "../test_deps.ts";
+
+const api = (server: Server) => {
+  server.registerIntrospectionFunctions();
+  server.registerFunction(function testfunc(a: number, b: number) {
+    return a + b;
+  });
+  server.registerFunction(async function testcoro(a: number, b: number) {
+    return await Promise.resolve(a * b);
+  });
+  server.registerFunction(async function* testcorogen(a: number, b: number) {
+    for (let i = a; i < b; i++) yield i;
+  });
+  server.registerFunction(async function* failing() {
+    yield "first";
+    throw new Error("generator broke");
+  });
+  server.registerFunction(function echo(x: unknown) {
+    return x;
+  });
+  server.registerFunction(function boom() {
+    throw new SyntaxError("bad thing");
+  });
+  server.registerFunction(function then() {
+    return "the remote method named then";
+  });
+};
+
+async function withRpc(
+  options: ServerOptions,
+  body: (rpc: Awaited<ReturnType<typeof AsyncRPC.connect>>, server: Server) => Promise<void>,
+  setup: (server: Server) => void = api,
+): Promise<void> {
+  await using server = await startServer(options, setup);
+  await using rpc = await AsyncRPC.connect(urlOf(server), {
+    debug: options.debug,
+    compression: options.compression,
+  });
+  await body(rpc, server);
+}
+
+test("client: attribute calls, nested names, kwargs, the 100 reply", async () => {
+  await withRpc({ version: "0.0.1", description: "d" }, async (rpc) => {
+    assert.equal(rpc.remoteInfo?.VERSION, "0.0.1");
+    assert.equal(rpc.remoteInfo?.DESC, "d");
+    assert.equal(await rpc.testfunc(5, 4), 9);
+    assert.equal(await rpc.testcoro(5, 4), 20);
+    assert.ok((await rpc.system.listMethods()).includes("testcorogen"));
+    assert.equal(await rpc.call("testfunc", [], { a: 1, b: 2 }), 3);
+  });
+});
+
+test("client: the Proxy is not thenable; a method named then is reached with call()", async () => {
+  await withRpc({}, async (rpc) => {
+    assert.equal((rpc as unknown as { then?: unknown }).then, undefined);
+    assert.equal((rpc.system as unknown as { then?: unknown }).then, undefined);
+    assert.equal(await rpc, rpc);
+    assert.equal(await rpc.call("then"), "the remote method named then");
+  });
+});
+
+test("client: binary values round-trip as Uint8Array", async () => {
+  await withRpc({}, async (rpc) => {
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    assert.deepEqual(await rpc.echo(bytes), bytes);
+    assert.deepEqual(await rpc.echo({ nested: [bytes, "中文"] }), { nested: [bytes, "中文"] });
+  });
+});
+
+test("client: a stream resolves to an async iterable of its items", async () => {
+  await withRpc({}, async (rpc) => {
+    const items = [];
+    for await (const item of await rpc.testcorogen(1, 5)) items.push(item);
+    assert.deepEqual(items, [1, 2, 3, 4]);
+  });
+});
+
+test("client: a stream that fails midway throws from the iterator", async () => {
+  await withRpc({}, async (rpc) => {
+    const items: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const item of await rpc.failing()) items.push(item);
+    }, (err: RPCRuntimeError) => err.code === 404 && err.exception === "Error");
+    assert.deepEqual(items, ["first"]);
+  });
+});
+
+test("client: breaking out of a stream early leaves the connection usable", async () => {
+  await withRpc({}, async (rpc) => {
+    for await (const item of await rpc.testcorogen(0, 1000)) if (item === 2) break;
+    assert.equal(await rpc.testfunc(1, 1), 2);
+  });
+});
+
+test("client: errors are the classes of their codes, with id, exception and data", async () => {
+  await withRpc({}, async (rpc) => {
+    await assert.rejects(rpc.nope(), NotFindError);
+    await assert.rejects(rpc.testfunc(1), ParamError);
+    const err = await rpc.boom().catch((e: RPCRuntimeError) => e);
+    assert.ok(err instanceof RPCRuntimeError);
+    assert.equal(err.code, 404);
+    assert.equal(err.exception, "SyntaxError");
+    assert.equal(err.message, "bad thing");
+    assert.deepEqual(err.data, { METHOD: "boom", ARGS: [], KWARGS: {} });
+    assert.match(err.id!, /^[0-9a-f-]{36}$/);
+  });
+});
+
+test("client: delay sends RETURN false; system.getresult fetches the outcome", async () => {
+  await withRpc({}, async (rpc) => {
+    const id = await rpc.delay("testfunc", [2, 3]);
+    assert.equal(await rpc.system.getresult(id), 5);
+    const streamId = await rpc.delay("testcorogen", [0, 3]);
+    const items = [];
+    for await (const item of await rpc.system.getresult(streamId)) items.push(item);
+    assert.deepEqual(items, [0, 1, 2]);
+  });
+});
+
+test("client: concurrent calls on one connection all resolve to their own answers", async () => {
+  await withRpc({}, async (rpc) => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => rpc.testfunc(i, i)));
+    assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => 2 * i));
+  });
+});
+
+test("client: wrong credentials reject connect with LoginError", async () => {
+  await using server = await startServer({}, api);
+  await assert.rejects(AsyncRPC.connect(urlOf(server, "admin:nope")), LoginError);
+});
+
+test("client: a refused connection is an RpcUnavailableException", async () => {
+  const server = await startServer({}, api);
+  const url = urlOf(server);
+  await server.close();
+  await assert.rejects(AsyncRPC.connect(url), RpcUnavailableException);
+});
+
+test("client: mismatched debug mode is a clear ProtocolException", async () => {
+  await using server = await startServer({ debug: true }, api);
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    await assert.rejects(
+      AsyncRPC.connect(urlOf(server)),
+      /do the debug and compression options match/,
+    );
+  } finally {
+    console.error = originalError;
+  }
+});
+
+test("client: a per-call timeout fails the call with TimeoutException; the connection lives on", async () => {
+  const gate = deferred();
+  await using server = await startServer({}, (s) => {
+    api(s);
+    s.registerFunction(function hang() {
+      return gate.promise;
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { timeout: 0.05 });
+  await assert.rejects(rpc.hang(), TimeoutException);
+  gate.resolve();
+  assert.equal(await rpc.testfunc(2, 2), 4);
+});
+
+test("client: close fails waiting calls; calls after close fail; reconnect recovers", async () => {
+  const gate = deferred();
+  await using server = await startServer({}, (s) => {
+    api(s);
+    s.registerFunction(function hang() {
+      return gate.promise;
+    });
+  });
+  const rpc = await AsyncRPC.connect(urlOf(server));
+  const waiting = rpc.hang();
+  await rpc.close();
+  await assert.rejects(waiting, RpcUnavailableException);
+  await assert.rejects(rpc.testfunc(1, 2), RpcUnavailableException);
+  assert.equal(rpc.connected, false);
+  await rpc.reconnect();
+  assert.equal(await rpc.testfunc(1, 2), 3);
+  gate.resolve();
+  await rpc.close();
+});
+
+test("client: the server's idle timeout surfaces as TimeoutException on the next call", async () => {
+  await using server = await startServer({ timeout: 0.05 }, api);
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  assert.ok(await rpc.closed instanceof TimeoutException);
+  assert.equal(rpc.connected, false);
+  await assert.rejects(rpc.testfunc(1, 2), TimeoutException);
+});
+
+for (const compression of ["zlib", "bz2", "lzma"] as const) {
+  test(`client: every call kind works with ${compression} compression`, async () => {
+    await withRpc({ compression }, async (rpc) => {
+      assert.equal(rpc.remoteInfo?.COMPRESER, compression);
+      assert.equal(await rpc.testfunc(5, 4), 9);
+      assert.equal(await rpc.echo("x".repeat(100_000)), "x".repeat(100_000));
+      const items = [];
+      for await (const item of await rpc.testcorogen(0, 3)) items.push(item);
+      assert.deepEqual(items, [0, 1, 2]);
+    });
+  });
+}
+
+test("client: debug mode speaks JSON with a debug server", async () => {
+  const originalError = console.error;
+  console.error = () => {};
+  try {
+    await withRpc({ debug: true }, async (rpc) => {
+      assert.equal(rpc.remoteInfo?.DEBUG, true);
+      assert.equal(await rpc.testfunc(5, 4), 9);
+    });
+  } finally {
+    console.error = originalError;
+  }
+});
+
+// A bare TCP peer that accepts the handshake and records every message the client sends.
+// A bare TCP peer that accepts the handshake and records every message the client sends.
+async function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
+  const listener = await listenTcp();
+  const served = (async () => {
+    const conn = await listener.accept();
+    let buffer = new Uint8Array(0);
+    const chunk = new Uint8Array(65536);
+    for (let n = await conn.read(chunk); n !== null; n = await conn.read(chunk)) {
+      const joined = new Uint8Array(buffer.length + n);
+      joined.set(buffer);
+      joined.set(chunk.subarray(0, n), buffer.length);
+      buffer = joined;
+      for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
+        const message = decode(buffer.slice(0, at)) as Record<string, unknown>;
+        buffer = buffer.slice(at + TERM.length);
+        const reply = message.AUTH
+          ? {
+            MPRPC: "0.1",
+            CODE: 100,
+            VERSION: null,
+            DESC: null,
+            DEBUG: false,
+            COMPRESER: null,
+            TIMEOUT: 0,
+          }
+          : { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" };
+        await conn.write(new Uint8Array([...encode(reply), ...TERM]));
+        onMessage(message);
+      }
+    }
+    conn.close();
+  })();
+  return { port: listener.port, close: async () => (listener.close(), await served) };
+}
+
+test("client: heartbeat sends a ping every `heartbeat` seconds", async () => {
+  const clock = installFakeClock({
+    toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout"],
+  });
+  let pings = 0;
+  let arrived = deferred();
+  const peer = await recordingPeer((message) => {
+    if (message.HEARTBEAT === "ping") pings++;
+    arrived.resolve();
+  });
+  try {
+    const rpc = await AsyncRPC.connect(`tcp://a:b@127.0.0.1:${peer.port}`, { heartbeat: 40 });
+    for (let i = 1; i <= 3; i++) {
+      arrived = deferred();
+      await clock.tickAsync(40_000);
+      await arrived.promise;
+      assert.equal(pings, i);
+    }
+    await rpc.close();
+  } finally {
+    clock.uninstall();
+    await peer.close();
+  }
+});
+
+test("client: a server that never answers the handshake fails connect within connectTimeout", async () => {
+  const listener = await listenTcp();
+  const accepted = listener.accept();
+  try {
+    await assert.rejects(
+      AsyncRPC.connect(`tcp://a:b@127.0.0.1:${listener.port}`, { connectTimeout: 0.05 }),
+      TimeoutException,
+    );
+  } finally {
+    (await accepted).close();
+    listener.close();
+  }
+});
+
+test("client: negotiates len32 with an mprpc server, so payloads may hold the terminator", async () => {
+  await withRpc({ compression: "zlib" }, async (rpc) => {
+    assert.deepEqual(rpc.remoteInfo?.EXT, ["len32"]);
+    const tricky = "before ##PRO-END## after";
+    assert.equal(await rpc.echo(tricky), tricky);
+    assert.deepEqual(await collect(await rpc.testcorogen(0, 3)), [0, 1, 2]);
+  });
+});

@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import { test } from "../test_platform.deno.ts";
+import {
+  LoginError,
+  NotFindError,
+  ParamError,
+  RPC,
+  RPCRuntimeError,
+  RpcUnavailableException,
+  TimeoutException,
+} from "../../mod.ts";
+import { spawnServer } from "../helpers.ts";
+
+const SERVER = new URL("../fixtures/sync_server.ts", import.meta.url);
+
+test("sync: every call kind returns values, no await", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  assert.equal(rpc.remoteInfo?.CODE, 100);
+  assert.ok(rpc.system.listMethods().includes("testfunc"));
+  assert.equal(rpc.testfunc(5, 4), 9);
+  assert.equal(rpc.call("testfunc", [], { a: 1, b: 2 }), 3);
+  const items = [];
+  for (const item of rpc.range(5)) items.push(item);
+  assert.deepEqual(items, [0, 1, 2, 3, 4]);
+  const id = rpc.delay("testfunc", [2, 3]);
+  assert.equal(rpc.system.getresult(id), 5);
+  assert.equal((rpc as unknown as { then?: unknown }).then, undefined, "not thenable");
+});
+
+test("sync: errors are the same classes, thrown synchronously", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  assert.throws(() => rpc.nope(), NotFindError);
+  assert.throws(() => rpc.testfunc(1), ParamError);
+  assert.throws(
+    () => rpc.fails(),
+    (err: RPCRuntimeError) =>
+      err instanceof RPCRuntimeError && err.exception === "TypeError" && err.code === 404,
+  );
+  assert.throws(() => RPC.connect(server.url.replace("admin:admin", "admin:wrong")), LoginError);
+});
+
+test("sync: an 8 MiB payload passes through the shared window in pieces", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  const big = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const payload = new Uint8Array(8 * 1024 * 1024);
+  for (let at = 0; at < payload.length; at += big.length) payload.set(big, at);
+  const back: Uint8Array = rpc.echo(payload);
+  assert.equal(back.length, payload.length);
+  assert.deepEqual(back, payload);
+  assert.equal(rpc.testfunc(1, 1), 2, "the channel is in step afterwards");
+});
+
+test("sync: breaking out of a stream early releases it; later calls are unaffected", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  for (const item of rpc.range(10_000)) if (item === 3) break;
+  assert.equal(rpc.testfunc(2, 2), 4);
+  const again = [];
+  for (const item of rpc.range(3)) again.push(item);
+  assert.deepEqual(again, [0, 1, 2]);
+});
+
+test("sync: a per-call timeout throws TimeoutException instead of blocking", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url, { timeout: 0.1 });
+  assert.throws(() => rpc.slow(2000), TimeoutException);
+  assert.equal(rpc.testfunc(1, 2), 3);
+});
+
+test("sync: a server that dies mid-call is a clear error, not a hang", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  assert.throws(() => rpc.die(), RpcUnavailableException);
+  assert.throws(() => rpc.testfunc(1, 2), RpcUnavailableException);
+  assert.throws(() => rpc.reconnect(), RpcUnavailableException, "nothing listens any more");
+});
+
+test("sync: heartbeats keep a connection alive past the idle timeout; reconnect revives one without", async () => {
+  await using server = await spawnServer(SERVER, { TIMEOUT: "0.2" });
+  using withHeartbeat = RPC.connect(server.url, { heartbeat: 0.05 });
+  using without = RPC.connect(server.url, { heartbeat: 0 });
+  assert.equal(without.slow(400), 400, "a running call is never idle-timed-out");
+  // Real time has to pass here: the server runs in another process. `without` is the control
+  // that proves the wait outlasted the timeout.
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  assert.throws(() => without.testfunc(1, 2), TimeoutException);
+  assert.equal(withHeartbeat.testfunc(1, 2), 3);
+  without.reconnect();
+  assert.equal(without.testfunc(1, 2), 3);
+});
+
+test("sync: close is idempotent and later calls fail clearly", async () => {
+  await using server = await spawnServer(SERVER);
+  const rpc = RPC.connect(server.url);
+  rpc.close();
+  rpc.close();
+  assert.throws(() => rpc.testfunc(1, 2), RpcUnavailableException);
+});

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "../test_platform.deno.ts";
+import { Registry } from "../../src/server/registry.ts";
+
+class Base {
+  greet(name: string) {
+    return `hello ${name}`;
+  }
+  _hidden() {}
+  get accessor() {
+    return 1;
+  }
+}
+
+class Child extends Base {
+  factor = 3;
+  times(x: number) {
+    return x * this.factor;
+  }
+  override greet(name: string, punctuation = "!") {
+    return `hi ${name}${punctuation}`;
+  }
+  static make() {
+    return new Child();
+  }
+  [Symbol.iterator]() {}
+}
+
+test("registerInstance exposes only the public methods of the class chain", () => {
+  const registry = new Registry();
+  registry.addInstance(new Child());
+  assert.deepEqual(registry.names(), ["greet", "times"]);
+});
+
+test("registerInstance binds methods to the instance and keeps their signatures", () => {
+  const registry = new Registry();
+  registry.addInstance(new Child(), { prefix: "child" });
+  assert.deepEqual(registry.names(), ["child.greet", "child.times"]);
+  const signal = new AbortController().signal;
+  assert.equal(registry.get("child.times")!.run([2], signal), 6);
+  assert.equal(registry.get("child.greet")!.run(["bob"], signal), "hi bob!");
+  assert.equal(registry.signature("child.greet"), '(name, punctuation = "!")');
+});
+
+test("registerInstance never exposes Object.prototype, constructor or __proto__", () => {
+  const registry = new Registry();
+  registry.addInstance({ own() {} });
+  registry.addInstance(Object.create(null));
+  assert.deepEqual(registry.names(), []);
+  for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+    assert.equal(registry.get(name), undefined);
+  }
+});
+
+test("registry refuses anonymous functions, duplicates and system.* names", () => {
+  const registry = new Registry();
+  registry.add(function f() {});
+  assert.throws(() => registry.add(function f() {}), /already registered/);
+  assert.throws(() => registry.add(() => {}), /needs options.name/);
+  assert.throws(() => registry.add(function g() {}, { name: "system.x" }), /reserved/);
+  assert.equal(registry.signature("nope"), "");
+});

@@ -1,0 +1,567 @@
+import assert from "node:assert/strict";
+import { test } from "../test_platform.deno.ts";
+import { RestrictAccessError, type Server, type ServerOptions } from "../../mod.ts";
+import { deferred, startServer, TERM, WireClient } from "../helpers.ts";
+import { installFakeClock } from "../test_deps.ts";
+
+type Message = Record<string, unknown>;
+
+// Runs `body` with a server and one logged-in wire client, closing both afterwards.
+async function withClient(
+  options: ServerOptions,
+  setup: (server: Server) => void,
+  body: (client: WireClient, server: Server) => Promise<void>,
+  login = true,
+): Promise<void> {
+  await using server = await startServer(options, setup);
+  const client = await WireClient.open(server.addr.port, { json: options.debug });
+  try {
+    if (login) assert.equal((await client.login())?.CODE, 100);
+    await body(client, server);
+  } finally {
+    client.close();
+  }
+}
+
+const basics = (server: Server) => {
+  server.registerIntrospectionFunctions();
+  server.registerFunction(function testfunc(a: number, b: number) {
+    return a + b;
+  }, { help: "Adds a and b." });
+  server.registerFunction(function echo(x: unknown) {
+    return x;
+  });
+  server.registerFunction(async function* count(n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  });
+  server.registerFunction(function fails(_x: unknown = null) {
+    throw new RangeError("out of range");
+  });
+  server.registerFunction(function join(a: string, b: string) {
+    return a + b;
+  });
+  server.registerFunction(function forbidden() {
+    throw new RestrictAccessError("not for you");
+  });
+};
+
+const body = (m: Message | undefined) => m?.MESSAGE as Message;
+
+test("handshake: the 100 reply carries the service info", async () => {
+  await withClient({ version: "1.2", description: "svc", timeout: 30 }, basics, async (client) => {
+    const reply = await client.login();
+    assert.deepEqual(reply, {
+      MPRPC: "0.1",
+      CODE: 100,
+      VERSION: "1.2",
+      DESC: "svc",
+      DEBUG: false,
+      COMPRESER: null,
+      TIMEOUT: 30,
+    });
+  }, false);
+});
+
+test("handshake: wrong credentials get 501 and the connection closes", async () => {
+  await withClient({}, basics, async (client) => {
+    assert.deepEqual(await client.login("admin", "wrong"), { MPRPC: "0.1", CODE: 501 });
+    assert.equal(await client.next(), undefined);
+  }, false);
+});
+
+test("handshake: an empty auth list accepts only empty credentials, with a 100 reply", async () => {
+  await using server = await startServer({ auth: [] }, basics);
+  for (
+    const [user, pass, code] of [[null, null, 100], ["", "", 100], ["admin", "admin", 501]] as const
+  ) {
+    const client = await WireClient.open(server.addr.port);
+    assert.equal((await client.login(user, pass))?.CODE, code);
+    client.close();
+  }
+});
+
+test("handshake: calls and heartbeats before it get 501 and close", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.call("1", "testfunc", [1, 2]);
+    assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 501 });
+    assert.equal(await client.next(), undefined);
+  }, false);
+  await withClient({}, basics, async (client) => {
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 501 });
+    assert.equal(await client.next(), undefined);
+  }, false);
+});
+
+test("handshake: after a fatal error the rest of the same read is ignored", async () => {
+  await withClient({}, basics, async (client) => {
+    const frame = (m: unknown) => [...client.encode(m), ...TERM];
+    const call = (id: string) => frame({ MPRPC: "0.1", ID: id, METHOD: "testfunc", ARGS: [1, 2] });
+    await client.sendRaw(new Uint8Array([...call("1"), ...call("2"), ...call("3")]));
+    assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 501 });
+    assert.equal(await client.next(), undefined, "one 501, then the connection closes");
+  }, false);
+});
+
+test("handshake: a connection that never authenticates is closed without a reply", async () => {
+  await withClient({ handshakeTimeout: 0.05 }, basics, async (client) => {
+    assert.equal(await client.next(), undefined);
+  }, false);
+});
+
+test("heartbeat: ping gets pong", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" });
+  });
+});
+
+test("idle timeout: 504 and close after TIMEOUT seconds without a write; pings keep it open", async () => {
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  try {
+    await withClient({ timeout: 1 }, basics, async (client) => {
+      for (let i = 0; i < 4; i++) {
+        await clock.tickAsync(600);
+        await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+        assert.equal((await client.next())?.CODE, 101);
+      }
+      await clock.tickAsync(999);
+      await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+      assert.equal((await client.next())?.CODE, 101, "still open just before the timeout");
+      await clock.tickAsync(1000);
+      assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 504 });
+      assert.equal(await client.next(), undefined);
+    });
+  } finally {
+    clock.uninstall();
+  }
+});
+
+test("calls: answers come in completion order; a slow call delays no other", async () => {
+  const gate = deferred();
+  const setup = (server: Server) => {
+    server.registerFunction(async function slow() {
+      await gate.promise;
+      return "slow";
+    });
+    server.registerFunction(function fast() {
+      return "fast";
+    });
+    server.registerFunction(function open() {
+      gate.resolve();
+      return "opened";
+    });
+  };
+  await withClient({}, setup, async (client) => {
+    await client.call("s", "slow");
+    await client.call("f", "fast");
+    assert.deepEqual(body(await client.next()), { ID: "f", RESULT: "fast" });
+    await client.call("o", "open");
+    const next = [body(await client.next()), body(await client.next())];
+    assert.deepEqual(next, [{ ID: "o", RESULT: "opened" }, { ID: "s", RESULT: "slow" }]);
+  });
+});
+
+test("calls: positional and keyword arguments; undefined results are nil", async () => {
+  await withClient({}, (s) => {
+    basics(s);
+    s.registerFunction(function nothing() {});
+  }, async (client) => {
+    await client.call("1", "testfunc", [1], { KWARGS: { b: 2 } });
+    assert.deepEqual(await client.next(), {
+      MPRPC: "0.1",
+      CODE: 200,
+      MESSAGE: { ID: "1", RESULT: 3 },
+    });
+    await client.call("2", "nothing");
+    assert.deepEqual(body(await client.next()), { ID: "2", RESULT: null });
+  });
+});
+
+test("streams: 201, one 202 per item, 206", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.call("s", "count", [3]);
+    const codes = [];
+    const items = [];
+    for (let m = await client.next();; m = await client.next()) {
+      codes.push(m?.CODE);
+      if (m?.CODE === 202) items.push(body(m).RESULT);
+      if (m?.CODE !== 201 && m?.CODE !== 202) break;
+    }
+    assert.deepEqual(codes, [201, 202, 202, 202, 206]);
+    assert.deepEqual(items, [0, 1, 2]);
+  });
+});
+
+test("streams: a generator that throws midway ends its stream with the error", async () => {
+  await withClient({}, (s) => {
+    s.registerFunction(async function* broken() {
+      yield 1;
+      throw new TypeError("broke");
+    });
+  }, async (client) => {
+    await client.call("b", "broken");
+    assert.equal((await client.next())?.CODE, 201);
+    assert.equal((await client.next())?.CODE, 202);
+    const error = await client.next();
+    assert.equal(error?.CODE, 404);
+    assert.equal(body(error).EXCEPTION, "TypeError");
+    assert.equal(body(error).MESSAGE, "broke");
+  });
+});
+
+test("errors: 401, 406, 402, 404 and a handler's own MprpcError code, with DATA", async () => {
+  await withClient({}, basics, async (client) => {
+    const expect = async (method: string, args: unknown[], code: number, exception?: string) => {
+      await client.call(method, method, args);
+      const reply = await client.next();
+      assert.equal(reply?.CODE, code, method);
+      assert.equal(body(reply).ID, method);
+      if (exception) assert.equal(body(reply).EXCEPTION, exception);
+      return body(reply);
+    };
+    await expect("nope", [], 401, "NotFindError");
+    await expect("system.nope", [], 406, "UnsupportSysMethodError");
+    await expect("testfunc", [1, 2, 3], 402, "ParamError");
+    const thrown = await expect("fails", [7], 404, "RangeError");
+    assert.equal(thrown.MESSAGE, "out of range");
+    assert.deepEqual(thrown.DATA, { METHOD: "fails", ARGS: [7], KWARGS: {} });
+    await expect("forbidden", [], 403, "RestrictAccessError");
+  });
+});
+
+test("debug mode: JSON on the wire, the stack as FRAME, and an access log on stderr", async () => {
+  const log: string[] = [];
+  const originalError = console.error;
+  console.error = (line: string) => log.push(line);
+  try {
+    await withClient({ debug: true }, basics, async (client) => {
+      await client.call("x", "fails");
+      const data = body(await client.next()).DATA as Message;
+      assert.match(String(data.FRAME), /^RangeError: out of range\n\s+at .*fails/);
+    });
+  } finally {
+    console.error = originalError;
+  }
+  const events = log.map((line) => line.replace(/^\[mprpc\] 127\.0\.0\.1:\d+ /, ""));
+  assert.equal(events[0], "connect");
+  assert.ok(events.includes("call x fails"), events.join("\n"));
+  assert.ok(events.some((e) => e.startsWith("error x 404 RangeError: out of range")));
+  assert.ok(events.some((e) => /^done x in [\d.]+ ms$/.test(e)));
+  assert.equal(events.at(-1), "close");
+});
+
+test("malformed calls get 400 with their ID", async () => {
+  await withClient({}, basics, async (client) => {
+    const cases: [Message, RegExp][] = [
+      [{ METHOD: 5 }, /METHOD/],
+      [{ METHOD: "testfunc", ARGS: "1,2" }, /ARGS/],
+      [{ METHOD: "testfunc", ARGS: [], KWARGS: [1] }, /KWARGS/],
+      [{ METHOD: "testfunc", ARGS: [1, 2], RETURN: "yes" }, /RETURN/],
+    ];
+    for (const [fields, pattern] of cases) {
+      await client.send({ MPRPC: "0.1", ID: "bad", RETURN: true, ...fields });
+      const reply = await client.next();
+      assert.equal(reply?.CODE, 400);
+      assert.equal(body(reply).ID, "bad");
+      assert.match(String(body(reply).MESSAGE), pattern);
+    }
+  });
+});
+
+test("a call ID already in flight on the connection gets 400", async () => {
+  const gate = deferred();
+  await withClient({}, (s) => {
+    s.registerFunction(function wait() {
+      return gate.promise;
+    });
+  }, async (client) => {
+    await client.call("same", "wait");
+    await client.call("same", "wait");
+    const reply = await client.next();
+    assert.equal(reply?.CODE, 400);
+    assert.match(String(body(reply).MESSAGE), /already running/);
+    gate.resolve();
+    assert.equal((await client.next())?.CODE, 200);
+  });
+});
+
+test("a result holding the terminator fails only that call, with 405", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.call("bad", "join", ["a##PRO-", "END##b"]);
+    const reply = await client.next();
+    assert.equal(reply?.CODE, 405);
+    assert.equal(body(reply).ID, "bad");
+    assert.deepEqual((body(reply).DATA as Message).ARGS, [], "the echoed arguments are dropped");
+    await client.call("ok", "echo", ["fine"]);
+    assert.deepEqual(body(await client.next()), { ID: "ok", RESULT: "fine" });
+  });
+});
+
+test("a stream item holding the terminator ends that stream with 405 and stops the generator", async () => {
+  const stopped = deferred();
+  await withClient({}, (s) => {
+    s.registerFunction(async function* leaky() {
+      try {
+        yield "ok";
+        yield new TextEncoder().encode("x##PRO-END##");
+        yield "never";
+      } finally {
+        stopped.resolve();
+      }
+    });
+  }, async (client) => {
+    await client.call("l", "leaky");
+    assert.deepEqual([(await client.next())?.CODE, (await client.next())?.CODE], [201, 202]);
+    assert.equal((await client.next())?.CODE, 405);
+    await stopped.promise;
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.equal((await client.next())?.CODE, 101, "nothing else was sent for the stream");
+  });
+});
+
+test("RETURN false sends nothing; system.getresult returns the value under its own ID", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.send({
+      MPRPC: "0.1",
+      ID: "later",
+      METHOD: "testfunc",
+      RETURN: false,
+      ARGS: [2, 3],
+    });
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.equal((await client.next())?.CODE, 101);
+    await client.call("get", "system.getresult", ["later"]);
+    assert.deepEqual(await client.next(), {
+      MPRPC: "0.1",
+      CODE: 200,
+      MESSAGE: { ID: "get", RESULT: 5 },
+    });
+    await client.call("again", "system.getresult", ["later"]);
+    assert.equal((await client.next())?.CODE, 400, "an outcome is handed out once");
+  });
+});
+
+test("system.getresult replays a stream, and an error, under its own ID", async () => {
+  await withClient({}, basics, async (client) => {
+    await client.send({ MPRPC: "0.1", ID: "s", METHOD: "count", RETURN: false, ARGS: [2] });
+    await client.send({ MPRPC: "0.1", ID: "e", METHOD: "fails", RETURN: false, ARGS: [] });
+    await client.call("g1", "system.getresult", [], { KWARGS: { id: "s" } });
+    const stream = [];
+    for (let i = 0; i < 4; i++) stream.push(await client.next());
+    assert.deepEqual(stream.map((m) => [m?.CODE, body(m).ID, body(m).RESULT]), [
+      [201, "g1", undefined],
+      [202, "g1", 0],
+      [202, "g1", 1],
+      [206, "g1", undefined],
+    ]);
+    await client.call("g2", "system.getresult", ["e"]);
+    const error = await client.next();
+    assert.deepEqual([error?.CODE, body(error).ID, body(error).EXCEPTION], [
+      404,
+      "g2",
+      "RangeError",
+    ]);
+  });
+});
+
+test("system.getresult waits for a call that is still running", async () => {
+  const gate = deferred<string>();
+  await withClient({}, (s) => {
+    s.registerFunction(function wait() {
+      return gate.promise;
+    });
+  }, async (client) => {
+    await client.send({ MPRPC: "0.1", ID: "w", METHOD: "wait", RETURN: false, ARGS: [] });
+    await client.call("g", "system.getresult", ["w"]);
+    gate.resolve("done");
+    assert.deepEqual(body(await client.next()), { ID: "g", RESULT: "done" });
+  });
+});
+
+test("introspection: listMethods, methodSignature, methodHelp", async () => {
+  await withClient({}, basics, async (client) => {
+    const call = async (method: string, args: unknown[] = []) => {
+      await client.call(method, method, args);
+      return body(await client.next()).RESULT;
+    };
+    assert.deepEqual(await call("system.listMethods"), [
+      "count",
+      "echo",
+      "fails",
+      "forbidden",
+      "join",
+      "system.getresult",
+      "system.lenConnections",
+      "system.lenUndoneTasks",
+      "system.listMethods",
+      "system.methodHelp",
+      "system.methodSignature",
+      "testfunc",
+    ]);
+    assert.equal(await call("system.methodSignature", ["testfunc"]), "(a, b)");
+    assert.equal(await call("system.methodSignature", ["nope"]), "");
+    assert.equal(await call("system.methodHelp", ["testfunc"]), "Adds a and b.");
+    assert.equal(await call("system.methodHelp", ["echo"]), "");
+  });
+});
+
+test("introspection: lenConnections and lenUndoneTasks", async () => {
+  const gate = deferred();
+  await withClient({}, (s) => {
+    basics(s);
+    s.registerFunction(function wait() {
+      return gate.promise;
+    });
+  }, async (client, server) => {
+    const other = await WireClient.open(server.addr.port);
+    try {
+      await other.login();
+      await client.call("n", "system.lenConnections");
+      assert.equal(body(await client.next()).RESULT, 2);
+      await other.call("w", "wait");
+      await client.call("t", "system.lenUndoneTasks");
+      assert.equal(body(await client.next()).RESULT, 2, "the waiting call and this one");
+      gate.resolve();
+      assert.equal((await other.next())?.CODE, 200);
+    } finally {
+      other.close();
+    }
+  });
+});
+
+test("bad input: oversize, undecodable and wrong-version messages get 505 and close", async () => {
+  const cases: [string, (client: WireClient) => Promise<void>][] = [
+    ["oversize", (c) => c.sendRaw(new Uint8Array(2000).fill(0x41))],
+    ["undecodable", (c) => c.sendRaw(new Uint8Array([0xc1, ...TERM]))],
+    ["wrong version", (c) => c.send({ MPRPC: "0.2", HEARTBEAT: "ping" })],
+    ["no version", (c) => c.send({ HEARTBEAT: "ping" })],
+  ];
+  for (const [name, send] of cases) {
+    await withClient({ maxMessageSize: 1024 }, basics, async (client) => {
+      await send(client);
+      assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 505 }, name);
+      assert.equal(await client.next(), undefined, name);
+    });
+  }
+});
+
+test("bad input: a decodable non-message gets 506 and the connection stays usable", async () => {
+  await withClient({}, basics, async (client) => {
+    for (const value of [42, ["MPRPC", "0.1"], { MPRPC: "0.1", WHAT: 1 }]) {
+      await client.send(value);
+      assert.deepEqual(await client.next(), { MPRPC: "0.1", CODE: 506 });
+    }
+    await client.call("1", "testfunc", [1, 1]);
+    assert.equal(body(await client.next()).RESULT, 2);
+  });
+});
+
+test("bad input on one connection never disturbs another", async () => {
+  await withClient({}, basics, async (client, server) => {
+    const gate = deferred();
+    server.registerFunction(function hold() {
+      return gate.promise.then(() => "held");
+    });
+    await client.call("h", "hold");
+    const rogue = await WireClient.open(server.addr.port);
+    await rogue.login();
+    await rogue.sendRaw(new Uint8Array([0xc1, ...TERM]));
+    assert.equal((await rogue.next())?.CODE, 505);
+    rogue.close();
+    gate.resolve();
+    assert.deepEqual(body(await client.next()), { ID: "h", RESULT: "held" });
+  });
+});
+
+test("close: running calls finish, new calls get 503, then connections close", async () => {
+  const gate = deferred();
+  const started = deferred();
+  await using server = await startServer({}, (s) => {
+    basics(s);
+    s.registerFunction(function hold() {
+      started.resolve();
+      return gate.promise.then(() => "finished");
+    });
+  });
+  const client = await WireClient.open(server.addr.port);
+  try {
+    await client.login();
+    await client.call("h", "hold");
+    await started.promise;
+    const closing = server.close();
+    await client.call("late", "testfunc", [1, 2]);
+    const refused = await client.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [503, "late"]);
+    gate.resolve();
+    assert.deepEqual(body(await client.next()), { ID: "h", RESULT: "finished" });
+    assert.equal(await client.next(), undefined);
+    await closing;
+  } finally {
+    client.close();
+  }
+});
+
+test("close: a call that outlives the grace period is cut off", async () => {
+  const never = new Promise(() => {});
+  await using server = await startServer({ gracePeriod: 0.05 }, (s) => {
+    s.registerFunction(function hang() {
+      return never;
+    });
+  });
+  const client = await WireClient.open(server.addr.port);
+  try {
+    await client.login();
+    await client.call("h", "hang");
+    await server.close();
+    assert.equal(await client.next(), undefined);
+  } finally {
+    client.close();
+  }
+});
+
+test("a result MessagePack cannot encode fails only that call, with 405", async () => {
+  await withClient({}, (s) => {
+    s.registerFunction(function big() {
+      return 2n ** 70n;
+    });
+    s.registerFunction(function cyclic() {
+      const a: Record<string, unknown> = {};
+      a.self = a;
+      return a;
+    });
+    s.registerFunction(async function* badItem() {
+      yield () => {};
+    });
+  }, async (client) => {
+    for (const method of ["big", "cyclic", "badItem"]) {
+      await client.call(method, method);
+      let reply = await client.next();
+      if (reply?.CODE === 201) reply = await client.next();
+      assert.equal(reply?.CODE, 405, method);
+      assert.equal(body(reply).ID, method);
+      assert.match(String(body(reply).MESSAGE), /cannot be encoded/);
+    }
+  });
+});
+
+test("len32: a client that asks gets EXT and length-prefixed frames; the terminator is then just data", async () => {
+  await withClient({}, basics, async (client) => {
+    const reply = await client.login("admin", "admin", ["len32", "unknown-extension"]);
+    assert.deepEqual(reply?.EXT, ["len32"]);
+    client.length32 = true;
+    await client.call("j", "join", ["a##PRO-", "END##b"]);
+    assert.deepEqual(body(await client.next()), { ID: "j", RESULT: "a##PRO-END##b" });
+    await client.call("e", "echo", ["x##PRO-END##y"]);
+    assert.deepEqual(body(await client.next()), { ID: "e", RESULT: "x##PRO-END##y" });
+  }, false);
+});
+
+test("len32: a client that does not ask (pymprpc) gets no EXT and stays on terminators", async () => {
+  await withClient({}, basics, async (client) => {
+    const reply = await client.login();
+    assert.equal("EXT" in reply!, false);
+    await client.call("1", "testfunc", [1, 2]);
+    assert.equal(body(await client.next()).RESULT, 3);
+  }, false);
+});

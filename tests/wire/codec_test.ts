@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { readFile, test } from "../test_platform.deno.ts";
+import { ProtocolException } from "../../mod.ts";
+import { Codec, MessageDecoder } from "../../src/wire/codec.ts";
+import type { Compression } from "../../src/protocol/messages.ts";
+import { runPython } from "../interop/python.ts";
+
+const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
+
+// What tests/fixtures/make_fixtures.py encoded with Python.
+const PYTHON_MESSAGE = {
+  MPRPC: "0.1",
+  ID: "6f1c",
+  METHOD: "testfunc",
+  RETURN: true,
+  ARGS: [1, "中文", new Uint8Array([0, 255])],
+  KWARGS: { b: 2 },
+};
+
+const SAMPLE = {
+  MPRPC: "0.1",
+  CODE: 200,
+  MESSAGE: { ID: "x", RESULT: ["é", 1.5, null, true, "data".repeat(50)] },
+};
+
+test("codec: decodes MessagePack written by Python's msgpack", async () => {
+  const codec = await Codec.create();
+  assert.deepEqual(codec.decode(await fixture("message.msgpack")), PYTHON_MESSAGE);
+});
+
+test("codec: debug mode decodes Python's json.dumps(ensure_ascii=False)", async () => {
+  const codec = await Codec.create({ debug: true });
+  assert.deepEqual(codec.decode(await fixture("message.json")), {
+    ...PYTHON_MESSAGE,
+    ARGS: [1, "中文"],
+  });
+});
+
+test("codec: debug mode writes UTF-8 JSON with non-ASCII unescaped", async () => {
+  const codec = await Codec.create({ debug: true });
+  const payload = codec.encode({ MPRPC: "0.1", X: "中" }) as Uint8Array;
+  assert.equal(new TextDecoder().decode(payload), '{"MPRPC":"0.1","X":"中"}');
+});
+
+const FILES: Record<Compression, string> = { zlib: "zlib", bz2: "bz2", lzma: "xz" };
+const PY_MODULE: Record<Compression, string> = { zlib: "zlib", bz2: "bz2", lzma: "lzma" };
+
+for (const compression of ["zlib", "bz2", "lzma"] as const) {
+  test(`codec: ${compression} decodes what Python's ${PY_MODULE[compression]} compressed`, async () => {
+    const codec = await Codec.create({ compression });
+    assert.deepEqual(
+      await codec.decode(await fixture(`message.msgpack.${FILES[compression]}`)),
+      PYTHON_MESSAGE,
+    );
+  });
+
+  test(`codec: Python's ${PY_MODULE[compression]} decompresses what ${compression} encodes`, async () => {
+    const codec = await Codec.create({ compression });
+    const payload = await codec.encode(SAMPLE);
+    const printed = await runPython(
+      [
+        "-c",
+        `import sys, json, msgpack, ${PY_MODULE[compression]} as m
+print(json.dumps(msgpack.unpackb(m.decompress(sys.stdin.buffer.read())), ensure_ascii=False))`,
+      ],
+      payload,
+    );
+    assert.deepEqual(JSON.parse(printed), SAMPLE);
+  });
+
+  test(`codec: ${compression} refuses output past maxMessageSize (no decompression bomb)`, async () => {
+    const big = await (await Codec.create({ compression })).encode({
+      MPRPC: "0.1",
+      X: "a".repeat(100_000),
+    });
+    const small = await Codec.create({ compression, maxMessageSize: 10_000 });
+    await assert.rejects(Promise.resolve(small.decode(big)), ProtocolException);
+  });
+
+  test(`codec: ${compression} garbage is a ProtocolException`, async () => {
+    const codec = await Codec.create({ compression });
+    await assert.rejects(
+      Promise.resolve(codec.decode(new Uint8Array([1, 2, 3, 4]))),
+      ProtocolException,
+    );
+  });
+}
+
+test("codec: undecodable MessagePack and JSON are ProtocolExceptions", async () => {
+  const msgpack = await Codec.create();
+  assert.throws(() => msgpack.decode(new Uint8Array([0xc1])), ProtocolException);
+  assert.throws(() => msgpack.decode(new Uint8Array([0x92, 0x01])), ProtocolException);
+  const json = await Codec.create({ debug: true });
+  assert.throws(() => json.decode(new TextEncoder().encode("{nope")), ProtocolException);
+  assert.throws(() => json.decode(new Uint8Array([0x7b, 0xff])), ProtocolException);
+});
+
+test("MessageDecoder: decodes batches of payloads in order, batch for batch", async () => {
+  const codec = await Codec.create({ compression: "zlib" });
+  const payloads = await Promise.all([1, 2, 3].map((n) => codec.encode({ MPRPC: "0.1", N: n })));
+  const batches = ReadableStream.from([payloads.slice(0, 2), payloads.slice(2)]);
+  const out = [];
+  for await (const batch of batches.pipeThrough(new MessageDecoder(codec))) out.push(batch);
+  const message = (n: number) => ({ MPRPC: "0.1", N: n });
+  assert.deepEqual(out, [[message(1), message(2)], [message(3)]]);
+});

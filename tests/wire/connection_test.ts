@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { test } from "../test_platform.deno.ts";
+import { ResultLimitError, RpcUnavailableException } from "../../mod.ts";
+import { Codec } from "../../src/wire/codec.ts";
+import { Connection } from "../../src/wire/connection.ts";
+import type { Socket } from "../../src/platform/transport.ts";
+import { decode, encode } from "../test_deps.ts";
+import { TERM } from "../helpers.ts";
+
+// An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote.
+function memorySocket() {
+  const writes: Uint8Array[] = [];
+  let wrote!: () => void;
+  let nextWrite = new Promise<void>((resolve) => wrote = resolve);
+  let feed!: ReadableStreamDefaultController<Uint8Array>;
+  let closed = false;
+  const socket: Socket = {
+    readable: new ReadableStream({ start: (controller) => void (feed = controller) }),
+    writable: new WritableStream({
+      write(chunk) {
+        writes.push(chunk);
+        wrote();
+        nextWrite = new Promise<void>((resolve) => wrote = resolve);
+      },
+    }),
+    remoteAddress: "memory:0",
+    close: () => {
+      if (!closed) feed.close();
+      closed = true;
+    },
+  };
+  return {
+    socket,
+    writes,
+    feed: (bytes: Uint8Array) => feed.enqueue(bytes),
+    nextWrite: () => nextWrite,
+  };
+}
+
+function frames(bytes: Uint8Array): unknown[] {
+  const out = [];
+  let start = 0;
+  for (let i = 0; i + TERM.length <= bytes.length; i++) {
+    if (TERM.every((b, k) => bytes[i + k] === b)) {
+      out.push(decode(bytes.subarray(start, i)));
+      start = i + TERM.length;
+      i = start - 1;
+    }
+  }
+  assert.equal(start, bytes.length, "the write ends on a frame boundary");
+  return out;
+}
+
+test("connection: messages sent in one turn leave in one socket write", async () => {
+  const memory = memorySocket();
+  const conn = new Connection(memory.socket, await Codec.create());
+  const written = memory.nextWrite();
+  for (let i = 0; i < 100; i++) conn.send({ MPRPC: "0.1", N: i });
+  await written;
+  assert.equal(memory.writes.length, 1);
+  assert.deepEqual(
+    frames(memory.writes[0]),
+    Array.from({ length: 100 }, (_, i) => ({ MPRPC: "0.1", N: i })),
+  );
+  await conn.close();
+});
+
+test("connection: inbound bytes come out as batches of decoded messages", async () => {
+  const memory = memorySocket();
+  const conn = new Connection(memory.socket, await Codec.create());
+  const frame = (m: unknown) => [...encode(m), ...TERM];
+  memory.feed(new Uint8Array([...frame({ A: 1 }), ...frame({ B: 2 })]));
+  const reader = conn.messages.getReader();
+  assert.deepEqual((await reader.read()).value, [{ A: 1 }, { B: 2 }]);
+  reader.releaseLock();
+  await conn.close();
+});
+
+test("connection: an unframable message throws and sends nothing; a closed one refuses", async () => {
+  const memory = memorySocket();
+  const conn = new Connection(memory.socket, await Codec.create());
+  assert.throws(() => conn.send({ X: "a##PRO-END##b" }), ResultLimitError);
+  assert.throws(() => conn.send({ X: 1n << 70n }), ResultLimitError);
+  await conn.close();
+  assert.equal(memory.writes.length, 0);
+  assert.throws(() => conn.send({ X: 1 }), RpcUnavailableException);
+});

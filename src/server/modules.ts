@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { callContext } from "../call/call_context.ts";
 import { exportDocs } from "./jsdoc.ts";
 import { readText } from "../platform/runtime.deno.ts";
 import type { Registry } from "./registry.ts";
@@ -72,7 +73,7 @@ export async function loadModules(
       for (const { name, source } of exports.filter((e) => e.url === url)) {
         registry.addMethod({
           name: methodName(name, options),
-          run: (args, signal) => pool.run(url, name, args, signal),
+          run: (args) => pool.run(url, name, args, callContext().signal),
           parameters: parametersOfSource(source),
           help: docs.get(url)?.get(name) ?? "",
         });

@@ -29,10 +29,10 @@ export interface Method {
   /** The name on the wire. */
   name: string;
   /**
-   * Runs the method with bound positional arguments. `signal` aborts when the caller's
-   * connection closes (a worker pool drops the call if it has not started).
+   * Runs the method with bound positional arguments, inside the call's context (see
+   * `callContext()`, which tells its caller, ID and abort signal).
    */
-  run(args: unknown[], signal: AbortSignal): unknown;
+  run(args: unknown[]): unknown;
   /** Its declared parameters. */
   parameters: Parameter[];
   /** `system.methodHelp` text. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { runInCall } from "../call/call_context.ts";
 import type { Codec } from "../wire/codec.ts";
 import { checkCredentials, type Credential } from "./credentials.ts";
 import { Connection } from "../wire/connection.ts";
@@ -87,6 +88,7 @@ export class Session {
   // Aborts when the connection closes, so that calls it queued in the worker pool are dropped.
   readonly #closed = new AbortController();
   #authenticated = false;
+  #user: string | null = null;
   #draining = false;
   #failed = false;
   #timer?: ReturnType<typeof setTimeout>;
@@ -155,6 +157,7 @@ export class Session {
       return void this.#fail(Code.LOGIN_ERROR);
     }
     this.#authenticated = true;
+    this.#user = username;
     clearTimeout(this.#timer);
     const { version, description, debug, compression, timeout } = this.#ctx.settings;
     const reply: Message = {
@@ -262,7 +265,14 @@ export class Session {
       throw new NotFindError(`no method named '${call.method}'`);
     }
     const args = bindArguments(method.parameters, call.args, call.kwargs);
-    const result = method.run(args, this.#closed.signal);
+    const context = {
+      id: call.id,
+      method: call.method,
+      peer: this.#conn.remoteAddress,
+      user: this.#user,
+      signal: this.#closed.signal,
+    };
+    const result = runInCall(context, () => method.run(args));
     return isThenable(result) ? Promise.resolve(result).then(toAnswer) : toAnswer(result);
   }
 

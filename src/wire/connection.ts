@@ -48,8 +48,9 @@ export class Connection {
     this.messages = socket.readable.pipeThrough(this.#splitter).pipeThrough(
       new MessageDecoder(codec),
     );
-    // A failed write means the peer is gone; the reader sees the same and ends the session.
-    this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => socket.close());
+    // A failed write means the peer is gone: drop what is queued and release anyone waiting to
+    // send. The reader sees the same and ends the session.
+    this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => this.abort());
   }
 
   /** Whether messages can still be sent. */
@@ -107,7 +108,7 @@ export class Connection {
   /** Closes the socket at once, dropping anything queued. */
   abort(): void {
     this.#open = false;
-    this.#joiner.close();
+    this.#joiner.abort();
     this.#socket.close();
   }
 }

@@ -56,6 +56,8 @@ export class FrameJoiner {
         if (this.#size === 0) return controller.close();
         controller.enqueue(this.#take());
       },
+      // The socket failed under the pipe: nothing queued can be delivered any more.
+      cancel: () => this.abort(),
     }, { highWaterMark: 0 });
   }
 
@@ -79,18 +81,36 @@ export class FrameJoiner {
     this.#length32 = true;
   }
 
-  /** Ends `readable` once what is queued has been read. */
+  /**
+   * Ends `readable` once what is queued has been read. A caller waiting on `push` is released
+   * at once: nothing more may be pushed, so waiting for the queue to drain (which a peer that
+   * stopped reading may never let happen) would only hold that caller forever.
+   */
   close(): void {
     this.#closed = true;
     this.#wakeReader?.();
+    this.#wakeReader = undefined;
+    this.#release();
+  }
+
+  /** Ends `readable` at once, dropping what is queued. */
+  abort(): void {
+    this.#pending = [];
+    this.#preframed = undefined;
+    this.#size = 0;
+    this.close();
   }
 
   #take(): Uint8Array {
     const out = this.#frames(this.#size);
     this.#size = 0;
+    this.#release();
+    return out;
+  }
+
+  #release(): void {
     this.#drained?.resolve();
     this.#drained = undefined;
-    return out;
   }
 
   // Frames everything queued into one buffer of `size` bytes, and empties the queue.

@@ -565,3 +565,47 @@ test("len32: a client that does not ask (pymprpc) gets no EXT and stays on termi
     assert.equal(body(await client.next()).RESULT, 3);
   }, false);
 });
+
+// A bound on waits that must end by themselves: a regression then fails instead of hanging.
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+test("streams: a reader that leaves under backpressure has its generator finalized at once", async () => {
+  const producing = deferred();
+  const finalized = deferred();
+  let produced = 0;
+  await using server = await startServer({ gracePeriod: 30 }, (s) => {
+    s.registerIntrospectionFunctions();
+    s.registerFunction(async function* flood() {
+      try {
+        while (true) {
+          yield "y".repeat(256 * 1024);
+          if (++produced === 8) producing.resolve();
+        }
+      } finally {
+        finalized.resolve();
+      }
+    });
+  });
+  const reader = await WireClient.open(server.addr.port);
+  await reader.login();
+  await reader.call("f", "flood");
+  // 2 MiB produced and never read: more than the joiner's high-water mark.
+  await producing.promise;
+  reader.close();
+  await within(finalized.promise, "the generator's finally");
+  const client = await WireClient.open(server.addr.port);
+  try {
+    await client.login();
+    await client.call("t", "system.lenUndoneTasks");
+    assert.deepEqual(body(await client.next()), { ID: "t", RESULT: 1 }, "only this call");
+  } finally {
+    client.close();
+  }
+  await within(server.close(), "server.close() with a 30 s grace period");
+});

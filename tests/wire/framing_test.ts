@@ -177,3 +177,20 @@ test("joiner: after useLength32, frames are length-prefixed; earlier ones keep t
   );
   joiner.close();
 });
+
+test("FrameJoiner: close and abort release a push waiting on a queue no one will drain", async () => {
+  for (const end of ["close", "abort"] as const) {
+    const joiner = new FrameJoiner({ highWaterMark: 4 });
+    const waiting = joiner.push(new Uint8Array(16));
+    assert.ok(waiting, "past the high-water mark, push asks to wait");
+    joiner[end]();
+    await waiting;
+  }
+});
+
+test("FrameJoiner: a cancelled readable (the socket failed) releases a waiting push", async () => {
+  const joiner = new FrameJoiner({ highWaterMark: 4 });
+  const waiting = joiner.push(new Uint8Array(16));
+  await joiner.readable.cancel(new Error("socket gone"));
+  await waiting;
+});

@@ -315,3 +315,31 @@ test("client: negotiates len32 with an mprpc server, so payloads may hold the te
     assert.deepEqual(await collect(await rpc.testcorogen(0, 3)), [0, 1, 2]);
   });
 });
+
+test("client: concurrent connect() calls share one connection, and close() releases it", async () => {
+  await using server = await startServer({}, api);
+  await using observer = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  const rpc = new AsyncRPC(urlOf(server), { heartbeat: 1 });
+  const [a, b] = await Promise.all([rpc.connect(), rpc.connect()]);
+  assert.equal(a, b);
+  assert.equal(await observer.system.lenConnections(), 2, "the observer and one for rpc");
+  await rpc.close();
+  assert.equal(rpc.connected, false);
+  // The test's leak check fails here if a second socket or heartbeat interval outlived close().
+});
+
+test("client: close() during connect() waits for it and closes the new connection", async () => {
+  await using server = await startServer({}, api);
+  const rpc = new AsyncRPC(urlOf(server));
+  const connecting = rpc.connect();
+  await rpc.close();
+  await connecting;
+  assert.equal(rpc.connected, false);
+});
+
+test("client: an unknown option is a TypeError naming it", () => {
+  assert.throws(
+    () => new AsyncRPC("tcp://a:b@127.0.0.1:1", { heart_beat: 40 } as never),
+    /unknown ClientOptions option 'heart_beat'/,
+  );
+});

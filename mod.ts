@@ -25,11 +25,17 @@
  * @module
  */
 export {
+  type CallContext,
+  callContext,
+  consoleLogger,
   type Credential,
   type Handler,
   type InstanceOptions,
+  type LogFields,
+  type Logger,
   type MethodOptions,
   type ModuleOptions,
+  runInCall,
   Server,
   type ServerOptions,
 } from "./server.ts";

@@ -13,3 +13,5 @@ export {
   Server,
   type ServerOptions,
 } from "./src/server/server.ts";
+export { type CallContext, callContext, runInCall } from "./src/call/call_context.ts";
+export { consoleLogger, type LogFields, type Logger } from "./src/util/logger.ts";

@@ -6,12 +6,18 @@ import type { TcpConnection } from "./test_platform.ts";
 
 export const TERM = new TextEncoder().encode("##PRO-END##");
 
-/** A listening server on an OS-chosen port; `setup` registers its methods. */
+/** A logger that drops every record: tests about logging pass their own. */
+export const silentLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * A listening server on an OS-chosen port; `setup` registers its methods. It logs nothing unless
+ * `options.logger` is given: bad input is what many tests send on purpose.
+ */
 export async function startServer(
   options: ServerOptions = {},
   setup: (server: Server) => void = () => {},
 ): Promise<Server> {
-  const server = new Server({ hostname: "127.0.0.1", port: 0, ...options });
+  const server = new Server({ hostname: "127.0.0.1", port: 0, logger: silentLogger, ...options });
   setup(server);
   await server.listen();
   return server;

@@ -56,3 +56,26 @@ export function callContext(): CallContext {
 export function runInCall<T>(context: CallContext, fn: () => T): T {
   return storage.run(context, fn);
 }
+
+/**
+ * `items` with every step of its iteration run as serving `context`. A generator's body runs
+ * when its consumer calls `next()`, in the consumer's context, not where the generator was
+ * created: without this, `callContext()` inside a streaming handler would find no call.
+ */
+export function iterateInCall<T>(
+  context: CallContext,
+  items: AsyncIterable<T>,
+): AsyncIterableIterator<T> {
+  const iterator = storage.run(context, () => items[Symbol.asyncIterator]());
+  return {
+    next: () => storage.run(context, () => iterator.next()),
+    return: (value?: unknown) =>
+      storage.run(
+        context,
+        () => iterator.return?.(value) ?? Promise.resolve({ done: true, value: undefined }),
+      ) as Promise<IteratorResult<T>>,
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

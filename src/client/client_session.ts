@@ -29,6 +29,7 @@ import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
 import { deferred } from "../util/deferred.ts";
+import { optionNames } from "../util/options.ts";
 
 /** Options of {@linkcode AsyncRPC} and `RPC`. */
 export interface ClientOptions {
@@ -50,14 +51,14 @@ export interface ClientOptions {
 }
 
 /** The names of {@linkcode ClientOptions}, for checking options at run time. */
-export const CLIENT_OPTIONS: readonly (keyof ClientOptions)[] = [
-  "heartbeat",
-  "debug",
-  "compression",
-  "timeout",
-  "connectTimeout",
-  "maxMessageSize",
-];
+export const CLIENT_OPTIONS = optionNames<ClientOptions>({
+  heartbeat: true,
+  debug: true,
+  compression: true,
+  timeout: true,
+  connectTimeout: true,
+  maxMessageSize: true,
+});
 
 interface Pending {
   state: CallState;

@@ -15,8 +15,36 @@ import { type Handler, type InstanceOptions, type MethodOptions, Registry } from
 import { ResultStore } from "./result_store.ts";
 import { type ServerContext, Session, type SessionSettings } from "./session.ts";
 import type { WorkerPool } from "../pool/worker_pool.ts";
+import { consoleLogger, type Logger } from "../util/logger.ts";
+import { checkOptions, optionNames } from "../util/options.ts";
+import { MethodDispatcher } from "./dispatcher.ts";
 
 export type { Credential, Handler, InstanceOptions, MethodOptions, ModuleOptions };
+
+const SERVER_OPTIONS = optionNames<ServerOptions>({
+  hostname: true,
+  port: true,
+  auth: true,
+  timeout: true,
+  debug: true,
+  compression: true,
+  version: true,
+  description: true,
+  maxMessageSize: true,
+  handshakeTimeout: true,
+  gracePeriod: true,
+  resultTtl: true,
+  maxStoredResults: true,
+  maxStoredResultBytes: true,
+  workers: true,
+  workerMemoryLimit: true,
+  logger: true,
+  accessLog: true,
+});
+
+const METHOD_OPTIONS = optionNames<MethodOptions>({ name: true, help: true });
+const INSTANCE_OPTIONS = optionNames<InstanceOptions>({ prefix: true });
+const MODULE_OPTIONS = optionNames<ModuleOptions>({ executor: true, prefix: true });
 
 /** Options of {@linkcode Server}; the defaults are pymprpc's. */
 export interface ServerOptions {
@@ -28,7 +56,7 @@ export interface ServerOptions {
   auth?: readonly Credential[];
   /** Seconds without a write after which an idle connection gets 504 and is closed; 0 = never. Default `180`. */
   timeout?: number;
-  /** JSON instead of MessagePack, stack traces in errors, and an access log on stderr. Default `false`. */
+  /** JSON instead of MessagePack on the wire, and stack traces in errors (`FRAME`). Default `false`. */
   debug?: boolean;
   /** Compress every message. Default `null`. */
   compression?: Compression | null;
@@ -44,6 +72,24 @@ export interface ServerOptions {
   gracePeriod?: number;
   /** Seconds an unclaimed `RETURN: false` outcome is kept for `system.getresult`. Default `600`. */
   resultTtl?: number;
+  /**
+   * The most `RETURN: false` outcomes kept at once, waiting for `system.getresult`; past it such
+   * calls get 503 (and are not run). Default `1000`.
+   */
+  maxStoredResults?: number;
+  /**
+   * The most bytes (MessagePack-encoded) all kept `RETURN: false` outcomes may hold together.
+   * An outcome that does not fit is kept as a 405 error; a stream is stopped where it outgrows
+   * the budget, and replays its kept items, then the 405. Default 64 MiB.
+   */
+  maxStoredResultBytes?: number;
+  /** Where the server reports: refused logins, bad input, pool trouble, internal errors. Default: the console. */
+  logger?: Logger;
+  /**
+   * Also log each connection and each call (`peer`, `user`, `id`, `method`, `code`, `ms`) at
+   * `info`, whatever the wire mode. Default `false`.
+   */
+  accessLog?: boolean;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
   workers?: number;
   /**
@@ -79,6 +125,7 @@ export class Server implements AsyncDisposable {
   readonly #gracePeriod: number;
   readonly #registry = new Registry();
   readonly #results: ResultStore;
+  readonly #logger: Logger;
   readonly #sessions = new Set<Session>();
   readonly #modules: RegisteredModule[] = [];
   readonly #workers: number;
@@ -93,12 +140,18 @@ export class Server implements AsyncDisposable {
 
   /** Creates a server; nothing listens until {@linkcode Server.listen} or {@linkcode Server.serve}. */
   constructor(options: ServerOptions = {}) {
+    checkOptions("ServerOptions", options, SERVER_OPTIONS);
     this.#hostname = options.hostname ?? "127.0.0.1";
     this.#port = options.port ?? 5000;
     this.#gracePeriod = options.gracePeriod ?? 10;
     this.#workers = options.workers ?? hardwareConcurrency();
     this.#workerMemoryLimit = options.workerMemoryLimit;
-    this.#results = new ResultStore((options.resultTtl ?? 600) * 1000);
+    this.#logger = options.logger ?? consoleLogger;
+    this.#results = new ResultStore({
+      ttl: (options.resultTtl ?? 600) * 1000,
+      count: options.maxStoredResults ?? 1000,
+      bytes: options.maxStoredResultBytes ?? 64 * 1024 * 1024,
+    });
     this.#settings = {
       auth: options.auth ?? [["admin", "admin"]],
       timeout: options.timeout ?? 180,
@@ -108,6 +161,7 @@ export class Server implements AsyncDisposable {
       description: options.description ?? null,
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       handshakeTimeout: options.handshakeTimeout ?? 10,
+      accessLog: options.accessLog ?? false,
     };
   }
 
@@ -116,6 +170,7 @@ export class Server implements AsyncDisposable {
    * and returns it. An async generator's items stream to the client.
    */
   registerFunction<F extends Handler>(fn: F, options?: MethodOptions): F {
+    checkOptions("MethodOptions", options, METHOD_OPTIONS);
     this.#registry.add(fn, options);
     return fn;
   }
@@ -133,12 +188,19 @@ export class Server implements AsyncDisposable {
    * ```
    */
   registerModule(url: URL | string, options: ModuleOptions = {}): void {
+    checkOptions("ModuleOptions", options, MODULE_OPTIONS);
+    if (options.executor !== undefined && !["pool", "inline"].includes(options.executor)) {
+      throw new TypeError(
+        `executor must be "pool" or "inline", not ${JSON.stringify(options.executor)}`,
+      );
+    }
     if (this.#listener) throw new Error("register modules before listen()");
     this.#modules.push({ url: new URL(url).href, options });
   }
 
   /** Registers the public methods of `instance`'s class chain (see {@linkcode InstanceOptions}). */
   registerInstance(instance: object, options?: InstanceOptions): void {
+    checkOptions("InstanceOptions", options, INSTANCE_OPTIONS);
     this.#registry.addInstance(instance, options);
   }
 
@@ -194,11 +256,13 @@ export class Server implements AsyncDisposable {
       this.#workers,
       this.#workerMemoryLimit,
     );
+    const address = { hostname: this.#hostname, port: this.#port };
     try {
-      this.#listener = await listen({ hostname: this.#hostname, port: this.#port });
-    } catch (err) {
+      this.#listener = await listen(address);
+    } catch (cause) {
       await this.#pool?.close();
-      throw err;
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new Error(`cannot listen on ${address.hostname}:${address.port}: ${reason}`, { cause });
     }
     this.#serving = this.#accept(this.#listener, this.#codec);
   }
@@ -238,10 +302,10 @@ export class Server implements AsyncDisposable {
     const ctx: ServerContext = {
       settings: this.#settings,
       codec,
-      registry: this.#registry,
+      dispatcher: new MethodDispatcher(this.#registry, this.#results),
       results: this.#results,
+      logger: this.#logger,
       startTask: () => this.#startTask(),
-      log: (line) => console.error(`[mprpc] ${line}`),
     };
     for await (const socket of listener) {
       const session = new Session(socket, ctx);

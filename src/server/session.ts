@@ -3,19 +3,17 @@
  *
  * @module
  */
-import { runInCall } from "../call/call_context.ts";
+import type { CallContext } from "../call/call_context.ts";
 import type { Codec } from "../wire/codec.ts";
 import { checkCredentials, type Credential } from "./credentials.ts";
 import { Connection } from "../wire/connection.ts";
 import {
   errorClassName,
   MprpcError,
-  NotFindError,
   RequestError,
   ResultLimitError,
   RPCRuntimeError,
   RpcUnavailableException,
-  UnsupportSysMethodError,
 } from "../protocol/errors.ts";
 import type { Socket } from "../platform/transport.ts";
 import {
@@ -27,9 +25,9 @@ import {
   type Message,
   VERSION,
 } from "../protocol/messages.ts";
-import { type Registry, SYSTEM_PREFIX } from "./registry.ts";
-import type { Answer, ResultStore } from "./result_store.ts";
-import { bindArguments } from "./signature.ts";
+import type { LogFields, Logger } from "../util/logger.ts";
+import type { Answer, CallRequest, Dispatcher } from "./dispatcher.ts";
+import type { ResultStore } from "./result_store.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */
 export interface SessionSettings {
@@ -41,40 +39,27 @@ export interface SessionSettings {
   description: string | null;
   maxMessageSize: number;
   handshakeTimeout: number;
+  accessLog: boolean;
 }
 
 /** What a session shares with its server. */
 export interface ServerContext {
   readonly settings: SessionSettings;
   readonly codec: Codec;
-  readonly registry: Registry;
+  readonly dispatcher: Dispatcher;
   readonly results: ResultStore;
+  readonly logger: Logger;
   /** Counts a call as started; the returned function counts it as finished. */
   startTask(): () => void;
-  /** Writes an access-log line (debug mode). */
-  log(line: string): void;
 }
 
-interface Call {
-  id: string;
-  method: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
+// A call being served: the request, and the last status code sent for it (for the access log).
+interface Call extends CallRequest {
+  code?: number;
 }
 
-const GETRESULT = "system.getresult";
-const GETRESULT_PARAMS = [{ name: "id", text: "id", optional: false, rest: false }];
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
-}
-
-function toAnswer(result: unknown): Answer {
-  return isAsyncIterable(result) ? { stream: result } : { value: result ?? null };
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Serves one connection until either side closes it. */
@@ -116,7 +101,7 @@ export class Session {
   }
 
   async #run(): Promise<void> {
-    this.#log("connect");
+    this.#access("connect", {});
     const handshake = this.#ctx.settings.handshakeTimeout;
     if (handshake > 0) this.#timer = setTimeout(() => this.#conn.abort(), handshake * 1000);
     const reader = this.#conn.messages.getReader();
@@ -125,13 +110,15 @@ export class Session {
         for (const message of r.value) this.#receive(message);
       }
     } catch (err) {
-      this.#log(`error ${err instanceof Error ? err.message : err}`);
-      await this.#fail(err instanceof MprpcError ? err.code : Code.SERVER_ERROR);
+      const code = err instanceof MprpcError ? err.code : Code.SERVER_ERROR;
+      this.#ctx.logger.warn("bad input", this.#fields({ code, error: errorMessage(err) }));
+      await this.#fail(code);
     } finally {
       clearTimeout(this.#timer);
+      // Every call still running learns that its caller is gone.
       this.#closed.abort();
       await this.#conn.close();
-      this.#log("close");
+      this.#access("close", {});
     }
   }
 
@@ -153,7 +140,7 @@ export class Session {
     const username = isMap(auth) && typeof auth.USERNAME === "string" ? auth.USERNAME : null;
     const password = isMap(auth) && typeof auth.PASSWORD === "string" ? auth.PASSWORD : null;
     if (!isMap(auth) || !checkCredentials(this.#ctx.settings.auth, username, password)) {
-      this.#log(`login refused for ${JSON.stringify(username)}`);
+      this.#ctx.logger.warn("login refused", { peer: this.#conn.remoteAddress, user: username });
       return void this.#fail(Code.LOGIN_ERROR);
     }
     this.#authenticated = true;
@@ -185,7 +172,7 @@ export class Session {
         this.#timer = setTimeout(check, this.#inflight.size > 0 ? timeout : timeout - idle);
         return;
       }
-      this.#log("idle timeout");
+      this.#access("idle timeout", {});
       this.#fail(Code.TIMEOUT);
     };
     this.#timer = setTimeout(check, timeout);
@@ -215,11 +202,18 @@ export class Session {
     if (this.#draining) {
       return void this.#sendError(call, new RpcUnavailableException("the server is shutting down"));
     }
+    if (!wantsReturn) {
+      try {
+        this.#ctx.results.reserve(id);
+      } catch (err) {
+        return void this.#sendError(call, err);
+      }
+    }
     this.#inflight.add(id);
     const done = this.#track(call);
     let answer: Answer | Promise<Answer>;
     try {
-      answer = this.#execute(call);
+      answer = this.#ctx.dispatcher.dispatch(call, this.#context(call));
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -228,52 +222,37 @@ export class Session {
       const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
       return typeof sent === "boolean" ? done() : void sent.finally(done);
     }
-    const replied = this.#reply(call, answer);
-    replied.catch((err) => console.error("[mprpc] internal error:", err)).finally(done);
+    this.#reply(call, answer).catch((err) =>
+      this.#ctx.logger.error("internal error", this.#fields({ id, error: errorMessage(err) }))
+    ).finally(done);
   }
 
-  // Counts the call as running; the returned function counts it as finished.
-  #track(call: Call): () => void {
-    const finish = this.#ctx.startTask();
-    if (!this.#ctx.settings.debug) {
-      return () => {
-        finish();
-        this.#inflight.delete(call.id);
-      };
-    }
-    const started = performance.now();
-    this.#log(`call ${call.id} ${call.method}`);
-    return () => {
-      finish();
-      this.#inflight.delete(call.id);
-      this.#log(`done ${call.id} in ${(performance.now() - started).toFixed(1)} ms`);
-    };
-  }
-
-  #execute(call: Call): Answer | Promise<Answer> {
-    if (call.method === GETRESULT) {
-      const [id] = bindArguments(GETRESULT_PARAMS, call.args, call.kwargs);
-      const stored = this.#ctx.results.take(String(id));
-      if (!stored) throw new RequestError(`no result for ID ${id} (unknown, or already taken)`);
-      return stored;
-    }
-    const method = this.#ctx.registry.get(call.method);
-    if (!method) {
-      if (call.method.startsWith(SYSTEM_PREFIX)) {
-        throw new UnsupportSysMethodError(`unsupported system method '${call.method}'`);
-      }
-      throw new NotFindError(`no method named '${call.method}'`);
-    }
-    const args = bindArguments(method.parameters, call.args, call.kwargs);
-    const context = {
+  #context(call: Call): CallContext {
+    return {
       id: call.id,
       method: call.method,
       peer: this.#conn.remoteAddress,
       user: this.#user,
       signal: this.#closed.signal,
     };
-    const result = runInCall(context, () => method.run(args));
-    return isThenable(result) ? Promise.resolve(result).then(toAnswer) : toAnswer(result);
+  }
+
+  // Counts the call as running; the returned function counts it as finished.
+  #track(call: Call): () => void {
+    const finish = this.#ctx.startTask();
+    if (!this.#ctx.settings.accessLog) {
+      return () => {
+        finish();
+        this.#inflight.delete(call.id);
+      };
+    }
+    const started = performance.now();
+    return () => {
+      finish();
+      this.#inflight.delete(call.id);
+      const ms = Math.round((performance.now() - started) * 1000) / 1000;
+      this.#access("call", { id: call.id, method: call.method, code: call.code ?? null, ms });
+    };
   }
 
   async #reply(call: Call, pending: Answer | Promise<Answer>): Promise<void> {
@@ -299,7 +278,10 @@ export class Session {
       try {
         await iterator.return?.();
       } catch (err) {
-        this.#log(`stream cleanup of ${call.id} failed: ${err}`);
+        this.#ctx.logger.warn(
+          "stream cleanup failed",
+          this.#fields({ id: call.id, method: call.method, error: errorMessage(err) }),
+        );
       }
     }
     await this.#sendAnswer(call, Code.STREAM_END);
@@ -313,6 +295,7 @@ export class Session {
       ? { ID: call.id, RESULT: result ?? null }
       : { ID: call.id };
     let sent: Promise<void> | undefined;
+    call.code = code;
     try {
       sent = this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE });
     } catch (err) {
@@ -336,7 +319,7 @@ export class Session {
     const DATA: ErrorData = { METHOD: call.method, ARGS: call.args, KWARGS: call.kwargs };
     if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = err.stack;
     const MESSAGE = { ID: call.id, EXCEPTION: exception, MESSAGE: error.message, DATA };
-    this.#log(`error ${call.id} ${error.code} ${exception}: ${error.message}`);
+    call.code = error.code;
     try {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });
     } catch (sendErr) {
@@ -365,7 +348,12 @@ export class Session {
     await this.#conn.close();
   }
 
-  #log(event: string): void {
-    if (this.#ctx.settings.debug) this.#ctx.log(`${this.#conn.remoteAddress} ${event}`);
+  // An access-log record (`accessLog: true`), with the connection's peer and user.
+  #access(event: string, fields: LogFields): void {
+    if (this.#ctx.settings.accessLog) this.#ctx.logger.info(event, this.#fields(fields));
+  }
+
+  #fields(fields: LogFields): LogFields {
+    return { peer: this.#conn.remoteAddress, user: this.#user, ...fields };
   }
 }

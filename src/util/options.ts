@@ -38,3 +38,22 @@ export function checkOptions(
     }
   }
 }
+
+/**
+ * The option names of `T`, for {@linkcode checkOptions}. Given as an object with every key of
+ * `T` (the type checker rejects a missing or extra one), so the list cannot drift from the type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { optionNames } from "./options.ts";
+ * interface Options {
+ *   port?: number;
+ *   debug?: boolean;
+ * }
+ * assert.deepEqual(optionNames<Options>({ port: true, debug: true }), ["port", "debug"]);
+ * ```
+ */
+export function optionNames<T extends object>(names: Record<keyof T, true>): readonly string[] {
+  return Object.keys(names);
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
-import { RestrictAccessError, type Server, type ServerOptions } from "../../mod.ts";
-import { deferred, startServer, TERM, WireClient } from "../helpers.ts";
+import { callContext, RestrictAccessError, Server, type ServerOptions } from "../../mod.ts";
+import { deferred, silentLogger, startServer, TERM, WireClient } from "../helpers.ts";
 import { installFakeClock } from "../test_deps.ts";
 
 type Message = Record<string, unknown>;
@@ -230,25 +230,73 @@ test("errors: 401, 406, 402, 404 and a handler's own MprpcError code, with DATA"
   });
 });
 
-test("debug mode: JSON on the wire, the stack as FRAME, and an access log on stderr", async () => {
-  const log: string[] = [];
-  const originalError = console.error;
-  console.error = (line: string) => log.push(line);
-  try {
-    await withClient({ debug: true }, basics, async (client) => {
+// A logger that keeps its records, and lets a test wait for one.
+function recordingLogger() {
+  const records: { level: string; event: string; fields: Record<string, unknown> }[] = [];
+  const waiters: { event: string; resolve: () => void }[] = [];
+  const record = (level: string) => (event: string, fields: Record<string, unknown>) => {
+    records.push({ level, event, fields });
+    for (const waiter of waiters.filter((w) => w.event === event)) waiter.resolve();
+  };
+  return {
+    records,
+    logger: { info: record("info"), warn: record("warn"), error: record("error") },
+    /** Resolves once `event` has been logged. */
+    logged(event: string): Promise<void> {
+      if (records.some((r) => r.event === event)) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ event, resolve }));
+    },
+  };
+}
+
+test("debug mode: JSON on the wire and the stack as FRAME, with no access log", async () => {
+  const { records, logger } = recordingLogger();
+  await withClient({ debug: true, logger }, basics, async (client) => {
+    await client.call("x", "fails");
+    const data = body(await client.next()).DATA as Message;
+    assert.match(String(data.FRAME), /^RangeError: out of range\n\s+at .*fails/);
+  });
+  assert.deepEqual(records, []);
+});
+
+test("access log: each connection and call as structured fields, in any wire mode", async () => {
+  for (const debug of [false, true]) {
+    const { records, logger, logged } = recordingLogger();
+    await withClient({ debug, logger, accessLog: true }, basics, async (client) => {
       await client.call("x", "fails");
-      const data = body(await client.next()).DATA as Message;
-      assert.match(String(data.FRAME), /^RangeError: out of range\n\s+at .*fails/);
+      await client.next();
+      await client.call("y", "testfunc", [1, 2]);
+      await client.next();
     });
-  } finally {
-    console.error = originalError;
+    await logged("close");
+    const events = records.map((r) => [r.level, r.event]);
+    assert.deepEqual(events, [
+      ["info", "connect"],
+      ["info", "call"],
+      ["info", "call"],
+      ["info", "close"],
+    ]);
+    const [, failed, answered] = records.map((r) => r.fields);
+    assert.match(String(failed.peer), /^127\.0\.0\.1:\d+$/);
+    assert.equal(failed.user, "admin");
+    assert.deepEqual([failed.id, failed.method, failed.code], ["x", "fails", 404]);
+    assert.deepEqual([answered.id, answered.method, answered.code], ["y", "testfunc", 200]);
+    assert.equal(typeof answered.ms, "number");
   }
-  const events = log.map((line) => line.replace(/^\[mprpc\] 127\.0\.0\.1:\d+ /, ""));
-  assert.equal(events[0], "connect");
-  assert.ok(events.includes("call x fails"), events.join("\n"));
-  assert.ok(events.some((e) => e.startsWith("error x 404 RangeError: out of range")));
-  assert.ok(events.some((e) => /^done x in [\d.]+ ms$/.test(e)));
-  assert.equal(events.at(-1), "close");
+});
+
+test("a refused login is logged as a warning with the peer and the user name", async () => {
+  const { records, logger, logged } = recordingLogger();
+  await using server = await startServer({ logger }, basics);
+  const client = await WireClient.open(server.addr.port);
+  try {
+    assert.equal((await client.login("mallory", "guess"))?.CODE, 501);
+    await logged("login refused");
+    assert.equal(records[0].level, "warn");
+    assert.equal(records[0].fields.user, "mallory");
+  } finally {
+    client.close();
+  }
 });
 
 test("malformed calls get 400 with their ID", async () => {
@@ -608,4 +656,157 @@ test("streams: a reader that leaves under backpressure has its generator finaliz
     client.close();
   }
   await within(server.close(), "server.close() with a 30 s grace period");
+});
+
+const later = (client: WireClient, id: string, method: string, args: unknown[] = []) =>
+  client.call(id, method, args, { RETURN: false });
+
+test("RETURN false: a second call with an ID already kept gets 400, and the first outcome stays", async () => {
+  await withClient({}, basics, async (client) => {
+    await later(client, "dup", "testfunc", [1, 2]);
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.equal((await client.next())?.CODE, 101, "the first call has finished");
+    await later(client, "dup", "testfunc", [10, 20]);
+    const refused = await client.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [400, "dup"]);
+    assert.match(String(body(refused).MESSAGE), /already kept/);
+    await client.call("g", "system.getresult", ["dup"]);
+    assert.deepEqual(body(await client.next()), { ID: "g", RESULT: 3 });
+  });
+});
+
+test("RETURN false: past maxStoredResults a call gets 503 and does not run", async () => {
+  let runs = 0;
+  await withClient({ maxStoredResults: 2 }, (s) => {
+    s.registerFunction(function counted() {
+      return ++runs;
+    });
+  }, async (client) => {
+    for (const id of ["a", "b", "c"]) await later(client, id, "counted");
+    const refused = await client.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [503, "c"]);
+    assert.equal(runs, 2);
+    await client.call("g", "system.getresult", ["a"]);
+    assert.deepEqual(body(await client.next()), { ID: "g", RESULT: 1 });
+    await later(client, "d", "counted");
+    await client.call("h", "system.getresult", ["d"]);
+    assert.deepEqual(body(await client.next()), { ID: "h", RESULT: 3 }, "taking one made room");
+  });
+});
+
+test("RETURN false: an endless stream is kept only up to maxStoredResultBytes, then stopped", async () => {
+  const stopped = deferred();
+  await withClient({ maxStoredResultBytes: 1000 }, (s) => {
+    s.registerFunction(async function* endless() {
+      try {
+        for (let i = 0;; i++) yield "x".repeat(100);
+      } finally {
+        stopped.resolve();
+      }
+    });
+    s.registerFunction(function big() {
+      return "y".repeat(2000);
+    });
+  }, async (client) => {
+    await later(client, "s", "endless");
+    await stopped.promise;
+    await client.call("g", "system.getresult", ["s"]);
+    const codes: number[] = [];
+    for (let m = await client.next(); m; m = await client.next()) {
+      codes.push(Number(m.CODE));
+      if (Number(m.CODE) >= 400) {
+        assert.match(String(body(m).MESSAGE), /1000-byte budget/);
+        break;
+      }
+    }
+    assert.equal(codes[0], 201);
+    assert.equal(codes.at(-1), 405);
+    const items = codes.filter((c) => c === 202).length;
+    assert.ok(items > 0 && items * 100 <= 1000, `${items} items kept`);
+    await later(client, "b", "big");
+    await client.call("h", "system.getresult", ["b"]);
+    assert.equal((await client.next())?.CODE, 405, "a value over the budget is kept as a 405");
+  });
+});
+
+test("options: an unknown option is a TypeError naming it, for the server and each register call", async () => {
+  assert.throws(
+    () => new Server({ port: 0, heart_beat: 40 } as ServerOptions),
+    /unknown ServerOptions option 'heart_beat'/,
+  );
+  const server = new Server({ port: 0 });
+  assert.throws(
+    () => server.registerFunction(function f() {}, { nmae: "g" } as never),
+    /unknown MethodOptions option 'nmae'/,
+  );
+  assert.throws(
+    () => server.registerInstance({}, { perfix: "x" } as never),
+    /unknown InstanceOptions option 'perfix'/,
+  );
+  assert.throws(
+    () => server.registerModule("file:///m.ts", { executor: "threads" } as never),
+    /executor must be "pool" or "inline"/,
+  );
+  await server.close();
+});
+
+test("listen: a port already in use is an error naming the address", async () => {
+  await using first = await startServer();
+  const second = new Server({ hostname: "127.0.0.1", port: first.addr.port, logger: silentLogger });
+  await assert.rejects(
+    second.listen(),
+    new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.addr.port}`),
+  );
+  await second.close();
+});
+
+test("call context: a handler and a streaming handler learn their call without a parameter", async () => {
+  await withClient({}, (s) => {
+    s.registerFunction(async function whoami() {
+      await Promise.resolve();
+      const { id, method, peer, user, signal } = callContext();
+      return { id, method, peer, user, aborted: signal.aborted };
+    });
+    s.registerFunction(async function* ids() {
+      yield callContext().id;
+      await Promise.resolve();
+      yield callContext().method;
+    });
+  }, async (client) => {
+    await client.call("w", "whoami");
+    const result = body(await client.next()).RESULT as Message;
+    assert.match(String(result.peer), /^127\.0\.0\.1:\d+$/);
+    assert.deepEqual({ ...result, peer: "" }, {
+      id: "w",
+      method: "whoami",
+      peer: "",
+      user: "admin",
+      aborted: false,
+    });
+    await client.call("s", "ids");
+    const items = [];
+    for (let m = await client.next(); m?.CODE !== 206; m = await client.next()) {
+      if (m?.CODE === 202) items.push(body(m).RESULT);
+    }
+    assert.deepEqual(items, ["s", "ids"]);
+  });
+});
+
+test("call context: the signal aborts when the caller's connection closes", async () => {
+  const started = deferred();
+  const aborted = deferred();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function wait() {
+      const { signal } = callContext();
+      signal.addEventListener("abort", () => aborted.resolve());
+      started.resolve();
+      return new Promise((resolve) => signal.addEventListener("abort", resolve));
+    });
+  });
+  const client = await WireClient.open(server.addr.port);
+  await client.login();
+  await client.call("w", "wait");
+  await started.promise;
+  client.close();
+  await aborted.promise;
 });

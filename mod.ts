@@ -4,7 +4,8 @@
  *
  * @example A server and a client
  * ```ts
- * import { AsyncRPC, Server } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { AsyncRPC, Server } from "mprpc";
  *
  * await using server = new Server({ port: 0 });
  * server.registerIntrospectionFunctions();
@@ -17,9 +18,11 @@
  * await server.listen();
  *
  * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
- * console.log(await rpc.testfunc(5, 4)); // 9
- * console.log(await rpc.call("testfunc", [], { a: 1, b: 2 })); // 3
- * for await (const item of await rpc.testcorogen(0, 3)) console.log(item); // 0 1 2
+ * assert.equal(await rpc.testfunc(5, 4), 9);
+ * assert.equal(await rpc.call("testfunc", [], { a: 1, b: 2 }), 3);
+ * const items = [];
+ * for await (const item of await rpc.testcorogen(0, 3)) items.push(item);
+ * assert.deepEqual(items, [0, 1, 2]);
  * ```
  *
  * @module

@@ -12,12 +12,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ItemStream } from "./item_stream.ts";
  * const items = new ItemStream();
  * items.push(1);
  * items.fail(new Error("broke"));
- * console.log(await items.next()); // { value: 1, done: false }
- * await items.next().catch((e) => console.log(e.message)); // broke
+ * assert.deepEqual(await items.next(), { value: 1, done: false });
+ * await assert.rejects(items.next(), /broke/);
  * ```
  */
 export class ItemStream implements AsyncIterableIterator<unknown> {

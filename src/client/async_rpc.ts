@@ -39,7 +39,7 @@ export type AsyncRPCClient = AsyncRPC & Remote;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { AsyncRPC, Server } from "../../mod.ts";
+ * import { AsyncRPC, Server } from "mprpc";
  *
  * await using server = new Server({ port: 0 });
  * server.registerFunction(function testfunc(a: number, b: number) {

@@ -22,9 +22,11 @@ export interface MprpcErrorInit {
  *
  * @example Telling error kinds apart
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MprpcError, NotFindError } from "./errors.ts";
  * const err: MprpcError = new NotFindError("no method 'nope'");
- * console.log(err.code, err instanceof NotFindError); // 401 true
+ * assert.equal(err.code, 401);
+ * assert.ok(err instanceof NotFindError);
  * ```
  */
 export class MprpcError extends Error {

@@ -105,7 +105,9 @@ export interface ServerOptions {
  *
  * @example Serving two functions
  * ```ts
- * import { Server } from "./server.ts";
+ * import assert from "node:assert/strict";
+ * import { AsyncRPC, Server } from "mprpc";
+ *
  * await using server = new Server({ port: 0 });
  * server.registerIntrospectionFunctions();
  * server.registerFunction(function add(a: number, b: number) {
@@ -115,7 +117,14 @@ export interface ServerOptions {
  *   for (let i = 0; i < n; i++) yield i;
  * });
  * await server.listen();
- * console.log(`listening on ${server.addr.port}`);
+ *
+ * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+ * assert.deepEqual(await rpc.system.listMethods(), [
+ *   "add", "count", "system.getresult", "system.lenConnections", "system.lenUndoneTasks",
+ *   "system.listMethods", "system.methodHelp", "system.methodSignature",
+ * ]);
+ * assert.equal(await rpc.system.methodHelp("add"), "Adds two numbers.");
+ * assert.equal(await rpc.add(2, 3), 5);
  * ```
  */
 export class Server implements AsyncDisposable {
@@ -181,7 +190,7 @@ export class Server implements AsyncDisposable {
    * work never blocks the server; `{ executor: "inline" }` runs them on the event loop. The
    * module is loaded by {@linkcode Server.listen}; `system.methodHelp` shows each export's JSDoc.
    *
-   * @example
+   * @example Not run as a doc test: it needs module files beside the caller
    * ```ts ignore
    * server.registerModule(new URL("./handlers.ts", import.meta.url));
    * server.registerModule(new URL("./fast.ts", import.meta.url), { executor: "inline" });

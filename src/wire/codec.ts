@@ -30,10 +30,11 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Codec } from "./codec.ts";
  * const codec = await Codec.create({ debug: true });
  * const payload = await codec.encode({ MPRPC: "0.1", HEARTBEAT: "ping" });
- * console.log(new TextDecoder().decode(payload)); // {"MPRPC":"0.1","HEARTBEAT":"ping"}
+ * assert.equal(new TextDecoder().decode(payload), '{"MPRPC":"0.1","HEARTBEAT":"ping"}');
  * ```
  */
 export class Codec {
@@ -101,12 +102,12 @@ export class Codec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Codec, MessageDecoder } from "./codec.ts";
  * const codec = await Codec.create();
  * const payload = await codec.encode({ MPRPC: "0.1" });
- * for await (const batch of ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec))) {
- *   console.log(batch); // [ { MPRPC: "0.1" } ]
- * }
+ * const batches = ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec));
+ * for await (const batch of batches) assert.deepEqual(batch, [{ MPRPC: "0.1" }]);
  * ```
  */
 export class MessageDecoder extends TransformStream<Uint8Array[], unknown[]> {

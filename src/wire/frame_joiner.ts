@@ -22,12 +22,13 @@ export interface FrameJoinerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameJoiner } from "./frame_joiner.ts";
  * const joiner = new FrameJoiner();
  * joiner.push(new Uint8Array([1]));
  * joiner.push(new Uint8Array([2]));
  * const { value } = await joiner.readable.getReader().read(); // both frames, one buffer
- * console.log(value?.length); // 24
+ * assert.equal(value?.length, 2 * (1 + 11)); // two payloads, each with its terminator
  * ```
  */
 export class FrameJoiner {

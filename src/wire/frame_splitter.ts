@@ -206,10 +206,12 @@ class LengthFramer implements Framer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameSplitter } from "./frame_splitter.ts";
  * const bytes = new TextEncoder().encode("a##PRO-END##b##PRO-END##");
  * const batches = ReadableStream.from([bytes]).pipeThrough(new FrameSplitter());
- * for await (const batch of batches) console.log(batch.length); // 2
+ * const text = (payload: Uint8Array) => new TextDecoder().decode(payload);
+ * for await (const batch of batches) assert.deepEqual(batch.map(text), ["a", "b"]);
  * ```
  */
 export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {

@@ -304,8 +304,9 @@ if (import.meta.main) {
   npmInstall(testDependencies);
   compile(suite.files);
   if (dev) await copyTestAssets();
-  for (const name of ["README.md", "LICENSE"]) {
-    await Deno.copyFile(new URL(name, ROOT), new URL(name, OUT));
+  // Node users get a README of their own (docs/npm_readme.md), not the Deno one.
+  for (const [from, to] of [["docs/npm_readme.md", "README.md"], ["LICENSE", "LICENSE"]]) {
+    await Deno.copyFile(new URL(from, ROOT), new URL(to, OUT));
   }
   console.log(
     `built npm/ from ${files.length} modules${

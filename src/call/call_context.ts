@@ -34,7 +34,7 @@ const storage = new AsyncLocalStorage<CallContext>();
  * @example A handler that greets its caller
  * ```ts
  * import assert from "node:assert/strict";
- * import { callContext, runInCall } from "./call_context.ts";
+ * import { callContext, runInCall } from "mprpc";
  * function whoami() {
  *   return callContext().user;
  * }

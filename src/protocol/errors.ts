@@ -23,7 +23,7 @@ export interface MprpcErrorInit {
  * @example Telling error kinds apart
  * ```ts
  * import assert from "node:assert/strict";
- * import { MprpcError, NotFindError } from "./errors.ts";
+ * import { MprpcError, NotFindError } from "mprpc";
  * const err: MprpcError = new NotFindError("no method 'nope'");
  * assert.equal(err.code, 401);
  * assert.ok(err instanceof NotFindError);

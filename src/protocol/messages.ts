@@ -1,6 +1,6 @@
 /**
  * The MPRPC 0.1 wire vocabulary: version string, terminator, status codes and message shapes.
- * Everything here mirrors `PROTOCOL.md`; nothing here does I/O.
+ * Everything here mirrors docs/protocol.md; nothing here does I/O.
  *
  * @module
  */
@@ -11,7 +11,7 @@ export const VERSION = "0.1";
 /** The 11 bytes `##PRO-END##` that end every message on the wire. */
 export const TERMINATOR: Uint8Array = new TextEncoder().encode("##PRO-END##");
 
-/** Status codes, named after PROTOCOL.md's table. */
+/** Status codes, named after the table in docs/protocol.md. */
 export const Code = {
   HANDSHAKE: 100,
   PONG: 101,
@@ -75,7 +75,7 @@ export interface HandshakeReply {
   EXT?: string[];
 }
 
-/** The extensions this implementation supports (see PROTOCOL.md, "Extensions"). */
+/** The extensions this implementation supports (see docs/extensions.md). */
 export const EXTENSIONS: readonly string[] = ["len32"];
 
 /** Whether `value` is a plain map (what msgpack and JSON decode a message to). */

@@ -16,7 +16,7 @@ export type LogFields = Record<string, unknown>;
  * @example Collecting records in a test
  * ```ts
  * import assert from "node:assert/strict";
- * import type { LogFields, Logger } from "./logger.ts";
+ * import type { LogFields, Logger } from "mprpc";
  * const records: [string, LogFields][] = [];
  * const logger: Logger = {
  *   info: (event, fields) => records.push([event, fields]),

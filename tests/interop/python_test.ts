@@ -1,6 +1,6 @@
 /**
  * Wire compatibility outside JavaScript: tests/interop/python/peer.py, an MPRPC peer written in Python
- * from PROTOCOL.md, calls our server and serves our client, in every codec mode.
+ * from docs/protocol.md, calls our server and serves our client, in every codec mode.
  */
 import assert from "node:assert/strict";
 import { spawn, test } from "../test_platform.deno.ts";

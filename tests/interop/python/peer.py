@@ -1,4 +1,4 @@
-"""An independent MPRPC 0.1 peer written from PROTOCOL.md, for wire-compatibility tests.
+"""An independent MPRPC 0.1 peer written from docs/protocol.md, for wire-compatibility tests.
 
     peer.py client PORT [MODE]   call a server on 127.0.0.1:PORT, print one JSON line per result
     peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port

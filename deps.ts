@@ -7,6 +7,18 @@
  */
 export { Decoder, Encoder } from "npm:@msgpack/msgpack@^3.1.3";
 
+/** The JavaScript parser that reads handlers' parameters and JSDoc (see src/server/source_info.ts). */
+export { parse, tokenizer } from "npm:acorn@^8.19.0";
+export type {
+  Comment,
+  Expression,
+  Function as FunctionNode,
+  Options,
+  Pattern,
+  Program,
+  Token,
+} from "npm:acorn@^8.19.0";
+
 /** bzip2, loaded only when a connection asks for `bz2` (pure JavaScript). */
 export const loadBzip2 = () => import("npm:@ledgerhq/compressjs@^1.3.2");
 

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { formatSignature, type Parameter, parametersOf } from "./signature.ts";
+import { formatSignature, type Parameter } from "./signature.ts";
+import { parametersOf, prototypeDocs } from "./source_info.ts";
 
 /** Any function that can be registered: plain, async, or async generator. */
 // deno-lint-ignore no-explicit-any
@@ -81,6 +82,7 @@ export class Registry {
       proto !== null && proto !== Object.prototype;
       proto = Object.getPrototypeOf(proto)
     ) {
+      const docs = prototypeDocs(proto);
       for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
         if (key === "constructor" || key.startsWith("_") || seen.has(key)) continue;
         seen.add(key);
@@ -90,7 +92,7 @@ export class Registry {
           name: options.prefix ? `${options.prefix}.${key}` : key,
           run: (args) => fn.apply(instance, args),
           parameters: parametersOf(fn),
-          help: "",
+          help: docs.get(key) ?? "",
         });
       }
     }

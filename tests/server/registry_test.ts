@@ -59,3 +59,50 @@ test("registry refuses anonymous functions, duplicates and system.* names", () =
   assert.throws(() => registry.add(function g() {}, { name: "system.x" }), /reserved/);
   assert.equal(registry.signature("nope"), "");
 });
+
+class Documented {
+  /** A field holding an arrow: not a prototype method, never registered. */
+  times = (x: number) => x * 3;
+  /**
+   * Adds two numbers.
+   * @param a the first
+   */
+  add(a: number, b = 2) {
+    return a + b;
+  }
+  /** Streams the numbers below n. */
+  async *below(n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  }
+  plain() {}
+}
+
+class MoreDocumented extends Documented {
+  /** Subtracts. */
+  sub(a: number, b: number) {
+    return a - b;
+  }
+  // Overrides without a comment of its own: its help is its own (empty) JSDoc.
+  override plain() {}
+}
+
+test("registerInstance: each method's JSDoc is its help", () => {
+  const registry = new Registry();
+  registry.addInstance(new Documented());
+  assert.deepEqual(registry.names(), ["add", "below", "plain"]);
+  assert.equal(registry.get("add")!.help, "Adds two numbers.");
+  assert.equal(registry.get("below")!.help, "Streams the numbers below n.");
+  assert.equal(registry.get("plain")!.help, "");
+  assert.equal(registry.signature("add"), "(a, b = 2)");
+});
+
+test("registerInstance: a subclass's methods get their own docs, inherited ones their class's", () => {
+  const registry = new Registry();
+  registry.addInstance(new MoreDocumented(), { prefix: "m" });
+  assert.deepEqual(registry.names(), ["m.add", "m.below", "m.plain", "m.sub"]);
+  assert.equal(registry.get("m.sub")!.help, "Subtracts.");
+  assert.equal(registry.get("m.add")!.help, "Adds two numbers.");
+  assert.equal(registry.get("m.below")!.help, "Streams the numbers below n.");
+  assert.equal(registry.get("m.plain")!.help, "");
+  assert.equal(registry.get("m.add")!.run([1]), 3);
+});

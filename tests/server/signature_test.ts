@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
 import { ParamError } from "../../mod.ts";
-import { bindArguments, formatSignature, parametersOf } from "../../src/server/signature.ts";
+import { bindArguments, formatSignature } from "../../src/server/signature.ts";
+import { parametersOf } from "../../src/server/source_info.ts";
 
 const sig = (fn: (...args: never[]) => unknown) => formatSignature(parametersOf(fn));
 
@@ -81,4 +82,24 @@ test("bind: unknown, duplicate, missing and surplus arguments are ParamErrors", 
   assert.throws(() => bindArguments(params, [], { b: 1 }), ParamError);
   const rest = parametersOf((...xs: number[]) => xs);
   assert.throws(() => bindArguments(rest, [], { xs: [1] }), /unexpected keyword argument 'xs'/);
+});
+
+test("bind: kwargs bind past defaults holding a regex, a brace string and a nested template", () => {
+  function f(sep = /,/, s = "") {
+    return s.split(sep);
+  }
+  function g({ x = "}" } = {}, y = 1) {
+    return `${x}${y}`;
+  }
+  function h(a = `${`,`}`, b = 2) {
+    return `${a}${b}`;
+  }
+  assert.equal(formatSignature(parametersOf(f)), '(sep = /,/, s = "")');
+  assert.equal(formatSignature(parametersOf(g)), '({ x = "}" } = {}, y = 1)');
+  assert.equal(formatSignature(parametersOf(h)), "(a = `${`,`}`, b = 2)");
+  assert.deepEqual(f(...bindArguments(parametersOf(f), [], { s: "a,b" }) as []), ["a", "b"]);
+  assert.equal(g(...bindArguments(parametersOf(g), [], { y: 5 }) as []), "}5");
+  assert.equal(g(...bindArguments(parametersOf(g), [{ x: "x" }], { y: 5 }) as []), "x5");
+  assert.equal(h(...bindArguments(parametersOf(h), [], { b: 7 }) as []), ",7");
+  assert.throws(() => bindArguments(parametersOf(h), [], { c: 7 }), ParamError);
 });

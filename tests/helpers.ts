@@ -1,5 +1,5 @@
 /** Shared test fixtures: servers on 127.0.0.1:0 and a raw wire client independent of src/. */
-import { Server, type ServerOptions } from "../mod.ts";
+import { type LogFields, type Logger, Server, type ServerOptions } from "../mod.ts";
 import { decode, encode } from "./test_deps.ts";
 import { connectTcp, scriptCommand, spawn } from "./test_platform.deno.ts";
 import type { TcpConnection } from "./test_platform.ts";
@@ -177,5 +177,45 @@ export class WireClient {
 
   close(): void {
     this.#conn.close();
+  }
+}
+
+/**
+ * A `Logger` that keeps every record and lets a test wait for an event instead of sleeping:
+ * `await log.next("pool worker recovered")` resolves with the fields of the next such record.
+ */
+export class LogRecorder implements Logger {
+  /** Every record so far, in order. */
+  readonly records: { level: string; event: string; fields: LogFields }[] = [];
+  #waiting: { event: string; resolve(fields: LogFields): void }[] = [];
+
+  info(event: string, fields: LogFields): void {
+    this.#record("info", event, fields);
+  }
+
+  warn(event: string, fields: LogFields): void {
+    this.#record("warn", event, fields);
+  }
+
+  error(event: string, fields: LogFields): void {
+    this.#record("error", event, fields);
+  }
+
+  /** Resolves once `event` has been logged: at once if it already was. */
+  logged(event: string): Promise<LogFields> {
+    const seen = this.records.find((record) => record.event === event);
+    return seen ? Promise.resolve(seen.fields) : this.next(event);
+  }
+
+  /** The fields of the next record of `event` logged from now on. */
+  next(event: string): Promise<LogFields> {
+    return new Promise((resolve) => this.#waiting.push({ event, resolve }));
+  }
+
+  #record(level: string, event: string, fields: LogFields): void {
+    this.records.push({ level, event, fields });
+    const woken = this.#waiting.filter((waiter) => waiter.event === event);
+    this.#waiting = this.#waiting.filter((waiter) => waiter.event !== event);
+    for (const waiter of woken) waiter.resolve(fields);
   }
 }

@@ -78,9 +78,34 @@ export function scriptCommand(file: URL): [string, string[]] {
   ]];
 }
 
+/**
+ * The command that runs the TypeScript script `file` without permission to read files, or
+ * `undefined` where the runtime has no permissions to withhold (Node).
+ */
+export function scriptCommandWithoutRead(file: URL): [string, string[]] | undefined {
+  return [Deno.execPath(), ["run", "--allow-net", "--no-prompt", file.pathname]];
+}
+
 /** Reads a file. */
 export function readFile(url: URL): Promise<Uint8Array> {
   return Deno.readFile(url);
+}
+
+/** Creates an empty file in the temporary directory; its URL. */
+export async function makeTempFile(): Promise<URL> {
+  return new URL(`file://${await Deno.makeTempFile({ prefix: "mprpc-" })}`);
+}
+
+/** Writes `text` to a file, creating it if needed. */
+export function writeTextFile(url: URL, text: string): Promise<void> {
+  return Deno.writeTextFile(url, text);
+}
+
+/** Removes a file; one already gone is not an error. */
+export async function removeFile(url: URL): Promise<void> {
+  await Deno.remove(url).catch((err) => {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  });
 }
 
 /** An environment variable. */

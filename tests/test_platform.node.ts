@@ -1,6 +1,9 @@
 /** The test platform for `node --test` (see test_platform.ts); the npm build puts it in place. */
 import { spawn as spawnChild } from "node:child_process";
-import { readFile as readFileNode } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { readFile as readFileNode, rm, writeFile as writeFileNode } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import net from "node:net";
 import os from "node:os";
 import process from "node:process";
@@ -93,9 +96,31 @@ export function scriptCommand(file: URL): [string, string[]] {
   return [process.execPath, [file.pathname]];
 }
 
+/** Node has no permissions to withhold: the tests that need this skip themselves. */
+export function scriptCommandWithoutRead(_file: URL): [string, string[]] | undefined {
+  return undefined;
+}
+
 /** Reads a file. */
 export async function readFile(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await readFileNode(url));
+}
+
+/** Creates an empty file in the temporary directory; its URL. */
+export async function makeTempFile(): Promise<URL> {
+  const file = join(os.tmpdir(), `mprpc-${randomUUID()}`);
+  await writeFileNode(file, "", { flag: "wx" });
+  return pathToFileURL(file);
+}
+
+/** Writes `text` to a file, creating it if needed. */
+export function writeTextFile(url: URL, text: string): Promise<void> {
+  return writeFileNode(url, text);
+}
+
+/** Removes a file; one already gone is not an error. */
+export function removeFile(url: URL): Promise<void> {
+  return rm(url, { force: true });
 }
 
 /** An environment variable. */

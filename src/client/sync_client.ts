@@ -12,12 +12,20 @@ import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
 import { withRemoteMethods } from "./remote_proxy.ts";
-import { createChannel, readMessage } from "./shared_channel.ts";
-import type { SyncReply, SyncRequest } from "./sync_messages.ts";
+import { createChannel, nextSeq, readMessage } from "./shared_channel.ts";
+import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
 
 const WORKER_URL = new URL("./sync_worker.ts", import.meta.url);
-// How long the caller waits beyond a call's own timeout before giving up on the worker.
-const WORKER_MARGIN_MS = 5000;
+/**
+ * How long the caller waits beyond a call's own timeout before giving up on the worker. The
+ * worker's client times the call out itself at `timeout` and answers at once, so the margin only
+ * covers the worker's latency: scheduling, and passing the answer through the window. Giving up
+ * too early costs nothing but that call: its late answer is dropped by number, never taken for
+ * the next one's.
+ */
+const WORKER_MARGIN_MS = 1000;
+/** How long `close()` waits for the worker to close the connection. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 /**
  * A remote method of the synchronous client: call it for the result (a sync iterable for a
@@ -57,6 +65,8 @@ export class RPC implements Disposable {
   #worker?: WorkerHandle;
   #channel?: SharedArrayBuffer;
   #remoteInfo?: HandshakeReply;
+  /** The number of the last request: each reply is read by its number. */
+  #seq = 0;
 
   /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode RPC.connect} next. */
   constructor(url: string, options: ClientOptions = {}) {
@@ -87,16 +97,13 @@ export class RPC implements Disposable {
       onError: () => this.#terminate(),
     });
     try {
-      const connect: SyncRequest = {
+      const connect: SyncOperation = {
         op: "connect",
         url: this.#url,
         options: this.#options,
         channel: this.#channel,
       };
-      this.#remoteInfo = this.#request(
-        connect,
-        (this.#options.connectTimeout ?? 10) * 1000,
-      ) as HandshakeReply;
+      this.#remoteInfo = this.#request(connect, this.#connectTimeout()) as HandshakeReply;
     } catch (err) {
       this.#terminate();
       throw err;
@@ -125,7 +132,7 @@ export class RPC implements Disposable {
   /** Closes the connection and connects again. */
   reconnect(): this {
     if (!this.#worker) return this.connect();
-    this.#remoteInfo = this.#request({ op: "reconnect" }) as HandshakeReply;
+    this.#remoteInfo = this.#request({ op: "reconnect" }, this.#connectTimeout()) as HandshakeReply;
     return this.#proxy;
   }
 
@@ -133,7 +140,7 @@ export class RPC implements Disposable {
   close(): void {
     if (!this.#worker) return;
     try {
-      this.#request({ op: "close" }, WORKER_MARGIN_MS);
+      this.#request({ op: "close" }, CLOSE_TIMEOUT_MS);
     } finally {
       this.#terminate();
     }
@@ -164,12 +171,14 @@ export class RPC implements Disposable {
     }
   }
 
-  #request(request: SyncRequest, timeout = this.#callTimeout()): unknown {
+  #request(operation: SyncOperation, timeout = this.#callTimeout()): unknown {
     if (!this.#worker || !this.#channel) {
       throw new RpcUnavailableException("not connected: call connect() first");
     }
-    this.#worker.post(request);
-    const reply = this.#decoder.decode(readMessage(this.#channel, timeout)) as SyncReply;
+    const seq = this.#seq = nextSeq(this.#seq);
+    this.#worker.post({ ...operation, seq } satisfies SyncRequest);
+    const bytes = readMessage(this.#channel, seq, timeout);
+    const reply = this.#decoder.decode(bytes) as SyncReply;
     if (reply.ok) return reply.value;
     const { code, message, id, exception, data } = reply;
     throw errorFromCode(code, message, { id, exception, data });
@@ -178,6 +187,10 @@ export class RPC implements Disposable {
   #callTimeout(): number {
     const seconds = this.#options.timeout;
     return seconds ? seconds * 1000 + WORKER_MARGIN_MS : Infinity;
+  }
+
+  #connectTimeout(): number {
+    return (this.#options.connectTimeout ?? 10) * 1000;
   }
 
   #terminate(): void {

@@ -6,15 +6,23 @@
 import type { ClientOptions } from "./async_rpc.ts";
 import type { ErrorData } from "../protocol/messages.ts";
 
-/** Caller → worker (by `postMessage`). */
-export type SyncRequest =
+/** An operation the caller blocks on until the worker answers it. */
+export type SyncOperation =
   | { op: "connect"; url: string; options: ClientOptions; channel: SharedArrayBuffer }
   | { op: "call"; method: string; args: unknown[]; kwargs: Record<string, unknown> }
   | { op: "delay"; method: string; args: unknown[]; kwargs: Record<string, unknown> }
   | { op: "next"; stream: number }
-  | { op: "return"; stream: number }
   | { op: "reconnect" }
   | { op: "close" };
+
+/**
+ * Caller → worker (by `postMessage`): an operation numbered by `seq`, which the worker puts on
+ * every piece of its reply so that the caller can drop a reply it no longer waits for; or the
+ * release of a stream the caller left early, which gets no reply.
+ */
+export type SyncRequest =
+  | SyncOperation & { seq: number }
+  | { op: "return"; stream: number };
 
 /** Worker → caller (through the shared channel, MessagePack-encoded). */
 export type SyncReply =

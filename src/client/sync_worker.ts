@@ -10,7 +10,7 @@ import { MprpcError } from "../protocol/errors.ts";
 import { ItemStream } from "../call/item_stream.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import { writeMessage } from "./shared_channel.ts";
-import type { SyncReply, SyncRequest } from "./sync_messages.ts";
+import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
 
 const port = parentPort();
 const encoder = new Encoder({ ignoreUndefined: true });
@@ -19,7 +19,7 @@ let nextStream = 0;
 let channel: SharedArrayBuffer;
 let rpc: AsyncRPCClient;
 
-async function handle(request: SyncRequest): Promise<unknown> {
+async function handle(request: SyncOperation): Promise<unknown> {
   switch (request.op) {
     case "connect":
       channel = request.channel;
@@ -75,5 +75,6 @@ port.onMessage(async (data) => {
   } catch (err) {
     bytes = encoder.encode(describe(err));
   }
-  await writeMessage(channel, bytes);
+  // Numbered: if the caller gave up on this request, it drops the reply instead of misreading it.
+  await writeMessage(channel, request.seq, bytes);
 });

@@ -15,8 +15,27 @@ export function onShutdownSignal(handler: () => void): () => void {
 }
 
 /**
+ * Throws `Deno.errors.NotCapable` unless the process may read the worker module at `url`.
+ * Without it the worker never loads, and Deno reports that only as an event on this thread: one
+ * a caller blocked in `Atomics.wait` (the synchronous client) would see only after its timeout.
+ */
+function assertReadable(url: URL): void {
+  if (url.protocol !== "file:") return;
+  const descriptor = { name: "read", path: url } as const;
+  let { state } = Deno.permissions.querySync(descriptor);
+  // Asks at a terminal, as loading the module would; denied at once without one (or --no-prompt).
+  if (state === "prompt") state = Deno.permissions.requestSync(descriptor).state;
+  if (state !== "granted") {
+    throw new Deno.errors.NotCapable(
+      `cannot start a worker: reading ${decodeURIComponent(url.pathname)} needs --allow-read`,
+    );
+  }
+}
+
+/**
  * Starts a module worker running `url`. Deno cannot limit a worker's heap (and a worker that runs
- * out of memory ends the whole process), so `memoryLimit` is refused.
+ * out of memory ends the whole process), so `memoryLimit` is refused. Throws
+ * `Deno.errors.NotCapable` at once if the process may not read the module.
  */
 export function spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number): WorkerHandle {
   if (memoryLimit !== undefined) {
@@ -24,6 +43,7 @@ export function spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number
       "workerMemoryLimit is not supported on Deno: its workers share the process heap limit",
     );
   }
+  assertReadable(url);
   const worker = new Worker(url, { type: "module" });
   worker.onmessage = (event) => events.onMessage(event.data);
   worker.onerror = (event) => {

@@ -35,7 +35,8 @@ export interface Runtime {
   onShutdownSignal(handler: () => void): () => void;
   /**
    * Starts a module worker running `url`, its heap limited to `memoryLimit` MB if given (a
-   * platform that cannot limit a worker's heap throws).
+   * platform that cannot limit a worker's heap throws). A platform with permissions throws at
+   * once, naming the missing one, if the process may not load the module.
    */
   spawnWorker(url: URL, events: WorkerEvents, memoryLimit?: number): WorkerHandle;
   /** The channel to the parent, from inside a worker. */

@@ -1,16 +1,22 @@
 /**
  * The entry point of a pool worker: loads the registered modules, describes their exports, and
- * runs one call at a time, streaming the items of an async iterable result.
+ * runs one call at a time, streaming the items of an async iterable result. Each call runs
+ * inside `runInCall`, so `callContext()` works in pool functions as it does inline; its signal
+ * aborts when the pool sends "cancel" for the call.
  *
  * @module
  */
+import { runInCall } from "../call/call_context.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import type { ToWorker } from "./worker_messages.ts";
 import { describeError, detachBinary } from "./worker_messages.ts";
 
+type CallMessage = Extract<ToWorker, { type: "call" }>;
+
 const port = parentPort();
 const modules = new Map<string, Record<string, unknown>>();
-const cancelled = new Set<number>();
+/** The abort controller of each running call, by pool id; a call removes its own when it ends. */
+const running = new Map<number, AbortController>();
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
@@ -42,14 +48,15 @@ function post(id: number, type: "value" | "item", value: unknown): void {
   }
 }
 
-async function call(id: number, url: string, name: string, args: unknown[]): Promise<void> {
+// Runs the function and, for a stream, drives it to its end or until the call is cancelled.
+async function execute({ id, url, name, args }: CallMessage, signal: AbortSignal): Promise<void> {
   try {
     const fn = modules.get(url)?.[name] as (...args: unknown[]) => unknown;
     const result = await fn(...args);
     if (!isAsyncIterable(result)) return post(id, "value", result);
     port.post({ type: "stream", id });
     for await (const item of result) {
-      if (cancelled.delete(id)) return port.post({ type: "end", id });
+      if (signal.aborted) break; // `break` runs the generator's `finally`
       post(id, "item", item);
     }
     port.post({ type: "end", id });
@@ -58,9 +65,23 @@ async function call(id: number, url: string, name: string, args: unknown[]): Pro
   }
 }
 
+async function call(message: CallMessage): Promise<void> {
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  try {
+    // The whole run, stream included, is inside runInCall: a generator's body runs in whoever
+    // calls next(), so iterating outside would lose the context.
+    const run = () => execute(message, controller.signal);
+    const context = message.context && { ...message.context, signal: controller.signal };
+    await (context ? runInCall(context, run) : run());
+  } finally {
+    running.delete(message.id);
+  }
+}
+
 port.onMessage((data) => {
   const message = data as ToWorker;
   if (message.type === "load") load(message.urls);
-  else if (message.type === "call") call(message.id, message.url, message.name, message.args);
-  else cancelled.add(message.id);
+  else if (message.type === "call") call(message);
+  else running.get(message.id)?.abort();
 });

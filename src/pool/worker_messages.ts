@@ -6,10 +6,32 @@
 
 import { errorClassName } from "../protocol/errors.ts";
 
-/** Pool → worker. */
+/** The call a pool function serves, as it crosses threads: `CallContext` without its signal. */
+export interface WorkerCallContext {
+  /** The call's `ID`, as the client chose it. */
+  id: string;
+  /** The method name as called. */
+  method: string;
+  /** `host:port` of the client. */
+  peer: string;
+  /** The user name the client authenticated with, or `null`. */
+  user: string | null;
+}
+
+/**
+ * Pool → worker. A call carries its context when it has one; "cancel" aborts the signal of a
+ * running call (its client went away, or its stream's reader stopped).
+ */
 export type ToWorker =
   | { type: "load"; urls: string[] }
-  | { type: "call"; id: number; url: string; name: string; args: unknown[] }
+  | {
+    type: "call";
+    id: number;
+    url: string;
+    name: string;
+    args: unknown[];
+    context?: WorkerCallContext;
+  }
   | { type: "cancel"; id: number };
 
 /** An exported function a worker found. */

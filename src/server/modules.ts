@@ -5,11 +5,11 @@
  * @module
  */
 import { callContext } from "../call/call_context.ts";
-import { exportDocs } from "./jsdoc.ts";
 import { readText } from "../platform/runtime.deno.ts";
 import type { Registry } from "./registry.ts";
-import { parametersOf, parametersOfSource } from "./signature.ts";
+import { exportDocs, parametersOf, parametersOfSource } from "./source_info.ts";
 import { WorkerPool } from "../pool/worker_pool.ts";
+import type { Logger } from "../util/logger.ts";
 
 /** Options of `registerModule`. */
 export interface ModuleOptions {
@@ -46,13 +46,15 @@ async function loadInline(registry: Registry, { url, options }: RegisteredModule
 
 /**
  * Loads `modules` into `registry`. Pool modules are imported only inside the workers; returns
- * the started pool, if any module needs one.
+ * the started pool, if any module needs one, which reports its workers' deaths and restarts to
+ * `logger` (default: the console).
  */
 export async function loadModules(
   registry: Registry,
   modules: RegisteredModule[],
   workers: number,
   memoryLimit?: number,
+  logger?: Logger,
 ): Promise<WorkerPool | undefined> {
   for (const module of modules.filter((m) => m.options.executor === "inline")) {
     await loadInline(registry, module);
@@ -60,7 +62,7 @@ export async function loadModules(
   const pooled = modules.filter((m) => m.options.executor !== "inline");
   if (pooled.length === 0) return undefined;
   const urls = [...new Set(pooled.map((m) => m.url))];
-  const pool = new WorkerPool(workers, urls, memoryLimit);
+  const pool = new WorkerPool({ size: workers, urls, memoryLimit, logger });
   const exports = await pool.start();
   try {
     const docs = new Map(
@@ -73,7 +75,7 @@ export async function loadModules(
       for (const { name, source } of exports.filter((e) => e.url === url)) {
         registry.addMethod({
           name: methodName(name, options),
-          run: (args) => pool.run(url, name, args, callContext().signal),
+          run: (args) => pool.run(url, name, args, callContext()),
           parameters: parametersOfSource(source),
           help: docs.get(url)?.get(name) ?? "",
         });

@@ -264,6 +264,7 @@ export class Server implements AsyncDisposable {
       this.#modules,
       this.#workers,
       this.#workerMemoryLimit,
+      this.#logger,
     );
     const address = { hostname: this.#hostname, port: this.#port };
     try {

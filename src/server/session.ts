@@ -195,19 +195,22 @@ export class Session {
       ? "KWARGS must be a map"
       : typeof wantsReturn !== "boolean"
       ? "RETURN must be a boolean"
-      : this.#inflight.has(id)
-      ? `a call with ID ${id} is already running on this connection`
       : undefined;
     if (problem) return void this.#sendError(call, new RequestError(problem));
     if (this.#draining) {
       return void this.#sendError(call, new RpcUnavailableException("the server is shutting down"));
     }
     if (!wantsReturn) {
+      // First, so that an ID whose outcome is kept is refused as such, running or finished.
       try {
         this.#ctx.results.reserve(id);
       } catch (err) {
         return void this.#sendError(call, err);
       }
+    }
+    if (this.#inflight.has(id)) {
+      const running = `a call with ID ${id} is already running on this connection`;
+      return void this.#sendError(call, new RequestError(running));
     }
     this.#inflight.add(id);
     const done = this.#track(call);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "../test_platform.deno.ts";
+import { scriptCommandWithoutRead, spawn, test } from "../test_platform.deno.ts";
 import {
   LoginError,
   NotFindError,
@@ -9,9 +9,14 @@ import {
   RpcUnavailableException,
   TimeoutException,
 } from "../../mod.ts";
-import { spawnServer } from "../helpers.ts";
+import { createChannel, readMessage } from "../../src/client/shared_channel.ts";
+import { spawnWorker } from "../../src/platform/runtime.deno.ts";
+import { deferred, spawnServer } from "../helpers.ts";
+import type { WriteOrder } from "../fixtures/channel_writer.ts";
 
 const SERVER = new URL("../fixtures/sync_server.ts", import.meta.url);
+const CHANNEL_WRITER = new URL("../fixtures/channel_writer.ts", import.meta.url);
+const WITHOUT_READ = new URL("../fixtures/sync_without_read.ts", import.meta.url);
 
 test("sync: every call kind returns values, no await", async () => {
   await using server = await spawnServer(SERVER);
@@ -98,4 +103,52 @@ test("sync: close is idempotent and later calls fail clearly", async () => {
   rpc.close();
   rpc.close();
   assert.throws(() => rpc.testfunc(1, 2), RpcUnavailableException);
+});
+
+test("sync: a stream item that comes after its call timed out is dropped, not taken for the next answer", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url, { timeout: 0.2 });
+  const items = rpc.lateItem(1400)[Symbol.iterator]();
+  assert.equal(items.next().value, "first");
+  // The caller waits for the next item 0.2 s plus the worker margin (1 s), then gives up.
+  assert.throws(() => items.next(), TimeoutException);
+  // The late item reaches the channel about 0.2 s later, while the caller is idle. Real time has
+  // to pass: the server is another process.
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.equal(rpc.testfunc(1, 2), 3);
+  assert.equal(rpc.testfunc(2, 2), 4);
+});
+
+test("sync: the rest of an answer whose reading timed out is dropped, not read as the next one", async () => {
+  const ready = deferred();
+  const writer = spawnWorker(CHANNEL_WRITER, {
+    onMessage: () => ready.resolve(),
+    onError: (message) => assert.fail(message),
+  });
+  try {
+    await ready.promise;
+    // A 16-byte window: the stale answer is 262,144 pieces, far more than pass in 50 ms.
+    const channel = createChannel(16);
+    const stale = new Uint8Array(4 * 1024 * 1024).fill(1);
+    writer.post({ channel, seq: 1, bytes: stale } satisfies WriteOrder);
+    assert.throws(() => readMessage(channel, 1, 50), TimeoutException);
+    const fresh = new Uint8Array(40).map((_, i) => i);
+    writer.post({ channel, seq: 2, bytes: fresh } satisfies WriteOrder);
+    assert.deepEqual(readMessage(channel, 2, 5000), fresh);
+  } finally {
+    writer.terminate();
+  }
+});
+
+test("sync: without permission to read its worker module, connect fails at once and says why", async () => {
+  const command = scriptCommandWithoutRead(WITHOUT_READ);
+  if (!command) return; // a runtime without permissions (Node) has nothing to withhold
+  const started = performance.now();
+  const child = spawn(...command);
+  await child.stdin.close();
+  const output = await new Response(child.stdout).text();
+  assert.equal(await child.status, 0);
+  assert.match(output, /^NotCapable: cannot start a worker: .*needs --allow-read\n$/);
+  // The defect this guards against: a 10 s wait for the connect timeout.
+  assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
 });

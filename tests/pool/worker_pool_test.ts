@@ -1,10 +1,43 @@
 import assert from "node:assert/strict";
-import { runtime, test } from "../test_platform.deno.ts";
-import { AsyncRPC, NotFindError, ParamError, RPCRuntimeError, type Server } from "../../mod.ts";
+import { makeTempFile, removeFile, runtime, test, writeTextFile } from "../test_platform.deno.ts";
+import {
+  AsyncRPC,
+  type CallContext,
+  NotFindError,
+  ParamError,
+  RPCRuntimeError,
+  RpcUnavailableException,
+  type Server,
+} from "../../mod.ts";
 import { WorkerPool } from "../../src/pool/worker_pool.ts";
-import { collect, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
+import {
+  collect,
+  deferred,
+  LogRecorder,
+  silentLogger,
+  startServer,
+  urlOf,
+  WireClient,
+} from "../helpers.ts";
+import { installFakeClock } from "../test_deps.ts";
+import { ABORTS_CHANNEL } from "../fixtures/context_handlers.ts";
 
 const HANDLERS = new URL("../fixtures/handlers.ts", import.meta.url);
+const CONTEXT_HANDLERS = new URL("../fixtures/context_handlers.ts", import.meta.url);
+const REFUSING = new URL("../fixtures/refusing_handlers.ts", import.meta.url);
+
+/** A call context as the server would pass it, for tests that drive the pool directly. */
+function contextOf(signal: AbortSignal, method = "m"): CallContext {
+  return { id: "1", method, peer: "127.0.0.1:1", user: "admin", signal };
+}
+
+/** Resolves once `tag`'s call has seen its worker-side signal abort. */
+function abortReported(tag: string): { seen: Promise<void>; close(): void } {
+  const channel = new BroadcastChannel(ABORTS_CHANNEL);
+  const seen = deferred();
+  channel.onmessage = (event) => event.data === `aborted ${tag}` && seen.resolve();
+  return { seen: seen.promise, close: () => channel.close() };
+}
 
 async function withPool(
   body: (rpc: Awaited<ReturnType<typeof AsyncRPC.connect>>, server: Server) => Promise<void>,
@@ -118,7 +151,7 @@ test("pool: a fast call after a CPU-bound one is answered first, and pings are a
   }
 });
 
-test("pool: a worker that throws at top level fails only its call and is replaced", async () => {
+test("pool: a worker that throws at top level fails only its call and is replaced (Deno prints its 'Uncaught (in worker)' line)", async () => {
   await withPool(async (rpc) => {
     const err = await rpc.crash().catch((e: RPCRuntimeError) => e);
     assert.ok(err instanceof RPCRuntimeError);
@@ -140,7 +173,7 @@ test("pool: a worker that ends itself fails only its call and is replaced", asyn
 });
 
 test("pool: N calls run at once in N workers; the next one waits in the queue", async () => {
-  const pool = new WorkerPool(2, [HANDLERS.href]);
+  const pool = new WorkerPool({ size: 2, urls: [HANDLERS.href], logger: silentLogger });
   await pool.start();
   const channel = new BroadcastChannel("mprpc-pool-test");
   const started: string[] = [];
@@ -174,7 +207,7 @@ test("pool: N calls run at once in N workers; the next one waits in the queue", 
 });
 
 test("pool: queued calls of a connection that closes are dropped", async () => {
-  const pool = new WorkerPool(1, [HANDLERS.href]);
+  const pool = new WorkerPool({ size: 1, urls: [HANDLERS.href], logger: silentLogger });
   await pool.start();
   const channel = new BroadcastChannel("mprpc-pool-test");
   const started = deferred();
@@ -183,7 +216,7 @@ test("pool: queued calls of a connection that closes are dropped", async () => {
     const running = pool.run(HANDLERS.href, "hold", ["x"]);
     await started.promise;
     const connection = new AbortController();
-    const queued = pool.run(HANDLERS.href, "add", [1, 2], connection.signal);
+    const queued = pool.run(HANDLERS.href, "add", [1, 2], contextOf(connection.signal));
     assert.equal(pool.queued, 1);
     connection.abort();
     await assert.rejects(queued, /disconnected before the call started/);
@@ -237,5 +270,141 @@ test("pool: workerMemoryLimit is refused where the platform cannot honour it, or
     assert.match(String(err), /workerMemoryLimit is not supported on Deno/);
   } finally {
     await server.close();
+  }
+});
+
+/** A pool of one worker whose replacements refuse to load while `marker` exists. */
+async function refusingPool(log: LogRecorder) {
+  const marker = await makeTempFile();
+  await removeFile(marker);
+  const url = `${REFUSING.href}?marker=${encodeURIComponent(marker.href)}`;
+  const pool = new WorkerPool({ size: 1, urls: [url], logger: log });
+  await pool.start();
+  return {
+    pool,
+    url,
+    marker,
+    /** Makes replacements refuse to load, and kills the worker. */
+    async breakIt() {
+      await writeTextFile(marker, "replacements refuse to load");
+      await assert.rejects(pool.run(url, "quit", []), /'quit' died/);
+    },
+    async [Symbol.asyncDispose]() {
+      await pool.close();
+      await removeFile(marker);
+    },
+  };
+}
+
+function isOutage(err: Error): boolean {
+  return err instanceof RpcUnavailableException &&
+    /the worker pool has no workers/.test(err.message) && /refusing to load/.test(err.message);
+}
+
+test("pool: a replacement that cannot load makes calls fail at once, until one loads again", async () => {
+  // Only the pool's retry timers are fake: workers load in real time, and the test waits on the
+  // logger's events for them.
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout"] });
+  const log = new LogRecorder();
+  try {
+    await using refusing = await refusingPool(log);
+    const { pool, url, marker } = refusing;
+    assert.equal(await pool.run(url, "add", [1, 2]), 3);
+    let failed = log.next("pool worker failed to start");
+    await refusing.breakIt();
+    // Queued while the replacement loads: it fails as soon as the replacement does.
+    const queued = pool.run(url, "add", [1, 1]);
+    const failure = await failed;
+    assert.match(String(failure.error), /refusing to load/);
+    assert.equal(failure.retryInMs, 100, "the first retry waits 100 ms");
+    await assert.rejects(queued, isOutage);
+    // A new call is refused at once: it is never queued, so it cannot hang.
+    const refused = pool.run(url, "add", [2, 2]);
+    assert.equal(pool.queued, 0);
+    await assert.rejects(refused, isOutage);
+    failed = log.next("pool worker failed to start");
+    clock.tick(100);
+    assert.equal((await failed).retryInMs, 200, "the wait doubles");
+    const recovered = log.next("pool worker recovered");
+    await removeFile(marker);
+    clock.tick(200);
+    await recovered;
+    assert.equal(await pool.run(url, "add", [2, 3]), 5);
+    assert.deepEqual(
+      log.records.map((r) => `${r.level} ${r.event}`),
+      [
+        "warn pool worker died",
+        "error pool worker failed to start",
+        "error pool worker failed to start",
+        "info pool worker recovered",
+      ],
+    );
+    assert.equal(clock.countTimers(), 0);
+  } finally {
+    clock.uninstall();
+  }
+});
+
+test("pool: close() clears a pending retry, and a closed pool never starts a worker", async () => {
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout"] });
+  const log = new LogRecorder();
+  try {
+    await using refusing = await refusingPool(log);
+    const failed = log.next("pool worker failed to start");
+    await refusing.breakIt();
+    await failed;
+    assert.equal(clock.countTimers(), 1, "a retry is scheduled");
+    await refusing.pool.close();
+    assert.equal(clock.countTimers(), 0, "close() cleared it");
+    await assert.rejects(
+      refusing.pool.run(refusing.url, "add", [1, 2]),
+      /the worker pool is closed/,
+    );
+  } finally {
+    clock.uninstall();
+  }
+});
+
+test("pool: a pool function reads callContext(): the call's id, method, peer and user", async () => {
+  await using server = await startServer({ workers: 1 }, (s) => {
+    s.registerModule(CONTEXT_HANDLERS, { prefix: "ctx" });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  const seen = await rpc.ctx.whoami();
+  assert.equal(seen.method, "ctx.whoami");
+  assert.equal(seen.user, "admin");
+  assert.match(seen.peer, /^127\.0\.0\.1:\d+$/);
+  assert.equal(typeof seen.id, "string");
+});
+
+test("pool: a client that leaves a pool stream early aborts the call's signal in the worker", async () => {
+  const aborted = abortReported("client");
+  try {
+    await using server = await startServer({ workers: 1 }, (s) => {
+      s.registerModule(CONTEXT_HANDLERS);
+    });
+    {
+      await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+      for await (const tick of await rpc.ticks("client")) if (tick === 3) break;
+    } // the connection closes here: the server cancels the call
+    await aborted.seen;
+  } finally {
+    aborted.close();
+  }
+});
+
+test("pool: a reader that stops a pool stream aborts the call's signal in the worker", async () => {
+  const aborted = abortReported("reader");
+  const pool = new WorkerPool({ size: 1, urls: [CONTEXT_HANDLERS.href], logger: silentLogger });
+  try {
+    await pool.start();
+    const connection = new AbortController(); // never aborts: only the reader stops
+    const context = contextOf(connection.signal, "ticks");
+    const ticks = await pool.run(CONTEXT_HANDLERS.href, "ticks", ["reader"], context);
+    for await (const tick of ticks as AsyncIterable<number>) if (tick === 3) break;
+    await aborted.seen;
+  } finally {
+    aborted.close();
+    await pool.close();
   }
 });

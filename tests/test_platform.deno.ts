@@ -66,10 +66,15 @@ export function spawn(command: string, args: string[], env: Record<string, strin
   };
 }
 
+// Scripts that tests start may import test-only packages: they lock them where the tests do, so
+// that deno.lock keeps to what the library needs.
+const DEV_LOCK = `--lock=${new URL("../deno.dev.lock", import.meta.url).pathname}`;
+
 /** The command that runs the TypeScript script `file` (a test fixture or example). */
 export function scriptCommand(file: URL): [string, string[]] {
   return [Deno.execPath(), [
     "run",
+    DEV_LOCK,
     "--allow-net",
     "--allow-read",
     "--allow-env",
@@ -83,7 +88,7 @@ export function scriptCommand(file: URL): [string, string[]] {
  * `undefined` where the runtime has no permissions to withhold (Node).
  */
 export function scriptCommandWithoutRead(file: URL): [string, string[]] | undefined {
-  return [Deno.execPath(), ["run", "--allow-net", "--no-prompt", file.pathname]];
+  return [Deno.execPath(), ["run", DEV_LOCK, "--allow-net", "--no-prompt", file.pathname]];
 }
 
 /** Reads a file. */

@@ -13,6 +13,7 @@ const deno = (file: string): [string, string[]] => [
   "deno",
   [
     "run",
+    `--lock=${new URL("deno.dev.lock", REPO).pathname}`,
     "--allow-net",
     "--allow-read",
     "--allow-env",

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { type CallContext, iterateInCall, runInCall } from "../call/call_context.ts";
+import { type CallContext, runInCall, runInCallSync } from "../call/call_context.ts";
 import { NotFindError, RequestError, UnsupportSysMethodError } from "../protocol/errors.ts";
-import { type Registry, SYSTEM_PREFIX } from "./registry.ts";
+import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
 import type { ResultStore } from "./result_store.ts";
 import { bindArguments, type Parameter } from "./signature.ts";
 
@@ -27,14 +27,21 @@ export interface CallRequest {
 /** What a call produced: one value, or a stream of items. */
 export type Answer = { value: unknown } | { stream: AsyncIterable<unknown> };
 
+/** What the session does with an answer: send it, or keep it for `system.getresult`. */
+export type Respond<R> = (answer: Answer | Promise<Answer>) => R;
+
 /** Runs calls. */
 export interface Dispatcher {
   /**
-   * Runs `call` as `context` describes it. Returns the answer directly when it is ready at
-   * once (most calls: no promise on the hot path), else a promise of it; throws or rejects with
-   * the call's error, an `MprpcError` for a protocol status code.
+   * Runs `call` as `context` describes it, hands its answer to `respond`, and returns what
+   * `respond` returns. The answer is given directly when it is ready at once (most calls: no
+   * promise on the hot path), else as a promise; a failure, an `MprpcError` for a protocol status
+   * code, comes as a rejected promise, never as a throw.
+   *
+   * `respond` runs as part of the call: for a handler that goes on asynchronously, inside its
+   * context, so that whatever `respond` starts (reading a stream's items) belongs to the call.
    */
-  dispatch(call: CallRequest, context: CallContext): Answer | Promise<Answer>;
+  dispatch<R>(call: CallRequest, context: CallContext, respond: Respond<R>): R;
 }
 
 /** The name under which stored `RETURN: false` outcomes are fetched. */
@@ -49,15 +56,25 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
-function toAnswer(result: unknown, context: CallContext): Answer {
-  return isAsyncIterable(result)
-    ? { stream: iterateInCall(context, result) }
-    : { value: result ?? null };
+function toAnswer(result: unknown): Answer {
+  return isAsyncIterable(result) ? { stream: result } : { value: result ?? null };
+}
+
+// The answer of running `method`; a synchronous throw becomes a rejection.
+function answerOf(method: Method, args: unknown[]): Answer | Promise<Answer> {
+  let result: unknown;
+  try {
+    result = method.run(args);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return isThenable(result) ? Promise.resolve(result).then(toAnswer) : toAnswer(result);
 }
 
 /**
  * The server's dispatcher: looks the method up in the registry, binds the arguments to its
- * parameters, and runs it inside the call's context; `system.getresult` takes a stored outcome.
+ * parameters, and runs it as serving the call (see `callContext()`); `system.getresult` takes a
+ * stored outcome.
  */
 export class MethodDispatcher implements Dispatcher {
   readonly #registry: Registry;
@@ -70,20 +87,29 @@ export class MethodDispatcher implements Dispatcher {
   }
 
   /** Runs `call`; see {@linkcode Dispatcher.dispatch}. */
-  dispatch(call: CallRequest, context: CallContext): Answer | Promise<Answer> {
-    if (call.method === GETRESULT) return this.#getResult(call);
-    const method = this.#registry.get(call.method);
-    if (!method) {
-      if (call.method.startsWith(SYSTEM_PREFIX)) {
-        throw new UnsupportSysMethodError(`unsupported system method '${call.method}'`);
-      }
-      throw new NotFindError(`no method named '${call.method}'`);
+  dispatch<R>(call: CallRequest, context: CallContext, respond: Respond<R>): R {
+    let method: Method;
+    let args: unknown[];
+    try {
+      if (call.method === GETRESULT) return respond(this.#getResult(call));
+      method = this.#method(call.method);
+      args = bindArguments(method.parameters, call.args, call.kwargs);
+    } catch (err) {
+      return respond(Promise.reject(err));
     }
-    const args = bindArguments(method.parameters, call.args, call.kwargs);
-    const result = runInCall(context, () => method.run(args));
-    return isThenable(result)
-      ? Promise.resolve(result).then((value) => toAnswer(value, context))
-      : toAnswer(result, context);
+    // One frame for the whole call, the reading of its stream included: entering a frame per
+    // item would cost as much as the item itself.
+    if (method.async) return runInCall(context, () => respond(answerOf(method, args)));
+    return respond(runInCallSync(context, () => answerOf(method, args)));
+  }
+
+  #method(name: string): Method {
+    const method = this.#registry.get(name);
+    if (method) return method;
+    if (name.startsWith(SYSTEM_PREFIX)) {
+      throw new UnsupportSysMethodError(`unsupported system method '${name}'`);
+    }
+    throw new NotFindError(`no method named '${name}'`);
   }
 
   #getResult(call: CallRequest): Promise<Answer> {

@@ -6,7 +6,7 @@
  */
 import { callContext } from "../call/call_context.ts";
 import { readText } from "../platform/runtime.deno.ts";
-import type { Registry } from "./registry.ts";
+import { type Handler, isAsync, type Registry } from "./registry.ts";
 import { exportDocs, parametersOf, parametersOfSource } from "./source_info.ts";
 import { WorkerPool } from "../pool/worker_pool.ts";
 import type { Logger } from "../util/logger.ts";
@@ -38,6 +38,7 @@ async function loadInline(registry: Registry, { url, options }: RegisteredModule
     registry.addMethod({
       name: methodName(name, options),
       run: (args) => fn(...args),
+      async: isAsync(fn as Handler),
       parameters: parametersOf(fn as (...args: never[]) => unknown),
       help: docs.get(name) ?? "",
     });
@@ -75,7 +76,9 @@ export async function loadModules(
       for (const { name, source } of exports.filter((e) => e.url === url)) {
         registry.addMethod({
           name: methodName(name, options),
+          // The worker runs the call in a context of its own; here it is read at once.
           run: (args) => pool.run(url, name, args, callContext()),
+          async: false,
           parameters: parametersOfSource(source),
           help: docs.get(url)?.get(name) ?? "",
         });

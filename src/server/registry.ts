@@ -34,10 +34,23 @@ export interface Method {
    * `callContext()`, which tells its caller, ID and abort signal).
    */
   run(args: unknown[]): unknown;
+  /**
+   * Whether the handler goes on after it returns (an `async` function or generator): its call
+   * then runs in an `AsyncLocalStorage` frame, so that `callContext()` holds across its awaits.
+   * A plain function sees its context during its synchronous run, at no cost.
+   */
+  async: boolean;
   /** Its declared parameters. */
   parameters: Parameter[];
   /** `system.methodHelp` text. */
   help: string;
+}
+
+const ASYNC_KINDS = new Set(["AsyncFunction", "AsyncGeneratorFunction"]);
+
+/** Whether `fn` is an `async` function or an `async` generator function. */
+export function isAsync(fn: Handler): boolean {
+  return ASYNC_KINDS.has(Object.getPrototypeOf(fn)?.constructor?.name);
 }
 
 /** Names reserved for the server's own methods. */
@@ -58,6 +71,7 @@ export class Registry {
     this.addMethod({
       name,
       run: (args) => fn(...args),
+      async: isAsync(fn),
       parameters: parametersOf(fn),
       help: options.help ?? "",
     });
@@ -91,6 +105,7 @@ export class Registry {
         this.addMethod({
           name: options.prefix ? `${options.prefix}.${key}` : key,
           run: (args) => fn.apply(instance, args),
+          async: isAsync(fn),
           parameters: parametersOf(fn),
           help: docs.get(key) ?? "",
         });

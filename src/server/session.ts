@@ -214,20 +214,16 @@ export class Session {
     }
     this.#inflight.add(id);
     const done = this.#track(call);
-    let answer: Answer | Promise<Answer>;
-    try {
-      answer = this.#ctx.dispatcher.dispatch(call, this.#context(call));
-    } catch (err) {
-      answer = Promise.reject(err);
-    }
-    if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
-    if (!(answer instanceof Promise) && "value" in answer) {
-      const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
-      return typeof sent === "boolean" ? done() : void sent.finally(done);
-    }
-    this.#reply(call, answer).catch((err) =>
-      this.#ctx.logger.error("internal error", this.#fields({ id, error: errorMessage(err) }))
-    ).finally(done);
+    this.#ctx.dispatcher.dispatch(call, this.#context(call), (answer) => {
+      if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
+      if (!(answer instanceof Promise) && "value" in answer) {
+        const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
+        return typeof sent === "boolean" ? done() : void sent.finally(done);
+      }
+      this.#reply(call, answer).catch((err) =>
+        this.#ctx.logger.error("internal error", this.#fields({ id, error: errorMessage(err) }))
+      ).finally(done);
+    });
   }
 
   #context(call: Call): CallContext {

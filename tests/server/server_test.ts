@@ -740,12 +740,15 @@ test("listen: a port already in use is an error naming the address", async () =>
   await second.close();
 });
 
-test("call context: a handler and a streaming handler learn their call without a parameter", async () => {
+test("call context: async, plain and streaming handlers learn their call without a parameter", async () => {
   await withClient({}, (s) => {
     s.registerFunction(async function whoami() {
       await Promise.resolve();
       const { id, method, peer, user, signal } = callContext();
       return { id, method, peer, user, aborted: signal.aborted };
+    });
+    s.registerFunction(function plain() {
+      return callContext().method;
     });
     s.registerFunction(async function* ids() {
       yield callContext().id;
@@ -763,6 +766,8 @@ test("call context: a handler and a streaming handler learn their call without a
       user: "admin",
       aborted: false,
     });
+    await client.call("p", "plain");
+    assert.deepEqual(body(await client.next()), { ID: "p", RESULT: "plain" });
     await client.call("s", "ids");
     const items = [];
     for (let m = await client.next(); m?.CODE !== 206; m = await client.next()) {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { ClientOptions } from "./async_rpc.ts";
+import { CLIENT_OPTIONS, type ClientOptions } from "./client_session.ts";
+import { checkOptions } from "../util/options.ts";
 import { Decoder } from "../../deps.ts";
 import { parseAddress } from "../protocol/address.ts";
 import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
@@ -49,12 +50,13 @@ export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
  * Do not use it on the thread that runs the server it calls: blocking that thread would
  * deadlock.
  *
- * @example
+ * @example Not run as a doc test: the server must run in another process (see above)
  * ```ts ignore
- * import { RPC } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { RPC } from "mprpc";
  * using rpc = RPC.connect("tcp://admin:admin@127.0.0.1:5000", { heartbeat: 40 });
- * console.log(rpc.testfunc(5, 4)); // 9
- * for (const item of rpc.testcorogen(1, 2)) console.log(item);
+ * assert.equal(rpc.testfunc(5, 4), 9);
+ * assert.deepEqual([...rpc.testcorogen(1, 3)], [1, 2]);
  * ```
  */
 export class RPC implements Disposable {
@@ -70,7 +72,9 @@ export class RPC implements Disposable {
 
   /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode RPC.connect} next. */
   constructor(url: string, options: ClientOptions = {}) {
-    parseAddress(url); // a malformed URL fails here, not later inside the worker
+    // A malformed URL or an unknown option fails here, not later inside the worker.
+    checkOptions("ClientOptions", options, CLIENT_OPTIONS);
+    parseAddress(url);
     this.#url = url;
     this.#options = options;
     this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ClientOptions } from "./async_rpc.ts";
+import type { ClientOptions } from "./client_session.ts";
 import type { ErrorData } from "../protocol/messages.ts";
 
 /** An operation the caller blocks on until the worker answers it. */

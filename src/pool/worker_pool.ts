@@ -92,12 +92,13 @@ function describeContext({ id, method, peer, user }: CallContext): WorkerCallCon
  * wait for a worker that may never come. The logger reports `pool worker died` (warn),
  * `pool worker failed to start` (error, with `retryInMs`) and `pool worker recovered` (info).
  *
- * @example
+ * @example Not run as a doc test: it needs a module file beside the caller
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * const urls = [new URL("./handlers.ts", import.meta.url).href];
  * const pool = new WorkerPool({ size: 2, urls });
  * const exports = await pool.start();
- * console.log(await pool.run(exports[0].url, "fib", [30]));
+ * assert.equal(await pool.run(exports[0].url, "fib", [30]), 832040);
  * await pool.close();
  * ```
  */

@@ -152,3 +152,10 @@ test("sync: without permission to read its worker module, connect fails at once 
   // The defect this guards against: a 10 s wait for the connect timeout.
   assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
 });
+
+test("sync: an unknown option is a TypeError naming it, before any worker starts", () => {
+  assert.throws(
+    () => new RPC("tcp://a:b@127.0.0.1:1", { timout: 1 } as never),
+    /unknown ClientOptions option 'timout'/,
+  );
+});

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Answer } from "../call/answer.ts";
 import { type CallContext, runInCall, runInCallSync } from "../call/call_context.ts";
 import { NotFindError, RequestError, UnsupportSysMethodError } from "../protocol/errors.ts";
 import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
@@ -23,9 +24,6 @@ export interface CallRequest {
   /** Named arguments. */
   readonly kwargs: Record<string, unknown>;
 }
-
-/** What a call produced: one value, or a stream of items. */
-export type Answer = { value: unknown } | { stream: AsyncIterable<unknown> };
 
 /** What the session does with an answer: send it, or keep it for `system.getresult`. */
 export type Respond<R> = (answer: Answer | Promise<Answer>) => R;

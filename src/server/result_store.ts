@@ -7,7 +7,7 @@
  */
 import { Encoder } from "../../deps.ts";
 import { RequestError, ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
-import type { Answer } from "./dispatcher.ts";
+import type { Answer } from "../call/answer.ts";
 
 /** Bounds of a {@linkcode ResultStore}. */
 export interface ResultStoreLimits {

@@ -26,7 +26,8 @@ import {
   VERSION,
 } from "../protocol/messages.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
-import type { Answer, CallRequest, Dispatcher } from "./dispatcher.ts";
+import type { Answer } from "../call/answer.ts";
+import type { CallRequest, Dispatcher } from "./dispatcher.ts";
 import type { ResultStore } from "./result_store.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */

@@ -23,7 +23,8 @@ export interface CallContext {
   readonly user: string | null;
   /**
    * Aborts when the call's outcome is no longer wanted: today, when the client's connection
-   * closes. Pass it on to `fetch`, timers, database drivers, so that abandoned work stops.
+   * closes (for a `RETURN: false` call, whose outcome another connection may fetch, when the
+   * server stops). Pass it on to `fetch`, timers, database drivers, so that abandoned work stops.
    */
   readonly signal: AbortSignal;
 }

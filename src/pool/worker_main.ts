@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { isAsyncIterable } from "../call/answer.ts";
 import { runInCall } from "../call/call_context.ts";
+import { RpcUnavailableException } from "../protocol/errors.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import type { ToWorker } from "./worker_messages.ts";
 import { describeError, detachBinary } from "./worker_messages.ts";
@@ -17,10 +19,6 @@ const port = parentPort();
 const modules = new Map<string, Record<string, unknown>>();
 /** The abort controller of each running call, by pool id; a call removes its own when it ends. */
 const running = new Map<number, AbortController>();
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
 
 async function load(urls: string[]): Promise<void> {
   try {
@@ -56,7 +54,8 @@ async function execute({ id, url, name, args }: CallMessage, signal: AbortSignal
     if (!isAsyncIterable(result)) return post(id, "value", result);
     port.post({ type: "stream", id });
     for await (const item of result) {
-      if (signal.aborted) break; // `break` runs the generator's `finally`
+      // Leaving the loop runs the generator's `finally`; a stream cut short did not end.
+      if (signal.aborted) throw new RpcUnavailableException("the call was cancelled");
       post(id, "item", item);
     }
     port.post({ type: "end", id });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Answer } from "../call/answer.ts";
+import { type Answer, isAsyncIterable } from "../call/answer.ts";
 import { type CallContext, runInCall, runInCallSync } from "../call/call_context.ts";
 import { NotFindError, RequestError, UnsupportSysMethodError } from "../protocol/errors.ts";
 import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
@@ -45,10 +45,6 @@ export interface Dispatcher {
 /** The name under which stored `RETURN: false` outcomes are fetched. */
 export const GETRESULT = "system.getresult";
 const GETRESULT_PARAMS: Parameter[] = [{ name: "id", text: "id", optional: false, rest: false }];
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
-}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";

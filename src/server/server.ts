@@ -135,6 +135,7 @@ export class Server implements AsyncDisposable {
   readonly #registry = new Registry();
   readonly #results: ResultStore;
   readonly #logger: Logger;
+  readonly #stopped = new AbortController();
   readonly #sessions = new Set<Session>();
   readonly #modules: RegisteredModule[] = [];
   readonly #workers: number;
@@ -315,6 +316,7 @@ export class Server implements AsyncDisposable {
       dispatcher: new MethodDispatcher(this.#registry, this.#results),
       results: this.#results,
       logger: this.#logger,
+      stopped: this.#stopped.signal,
       startTask: () => this.#startTask(),
     };
     for await (const socket of listener) {
@@ -348,6 +350,7 @@ export class Server implements AsyncDisposable {
     const flushed = idle.then(() => Promise.all(sessions.map((session) => session.close())));
     await Promise.race([flushed, deadline]);
     clearTimeout(timer);
+    this.#stopped.abort();
     for (const session of sessions) session.abort();
     await Promise.all(sessions.map((session) => session.done));
     await this.#pool?.close();

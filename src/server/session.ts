@@ -50,6 +50,11 @@ export interface ServerContext {
   readonly dispatcher: Dispatcher;
   readonly results: ResultStore;
   readonly logger: Logger;
+  /**
+   * Aborts when the server stops. A `RETURN: false` call outlives its connection (its outcome
+   * may be fetched from another), so its signal is this one, not the connection's.
+   */
+  readonly stopped: AbortSignal;
   /** Counts a call as started; the returned function counts it as finished. */
   startTask(): () => void;
 }
@@ -215,7 +220,8 @@ export class Session {
     }
     this.#inflight.add(id);
     const done = this.#track(call);
-    this.#ctx.dispatcher.dispatch(call, this.#context(call), (answer) => {
+    const signal = wantsReturn ? this.#closed.signal : this.#ctx.stopped;
+    this.#ctx.dispatcher.dispatch(call, this.#context(call, signal), (answer) => {
       if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
       if (!(answer instanceof Promise) && "value" in answer) {
         const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
@@ -227,13 +233,13 @@ export class Session {
     });
   }
 
-  #context(call: Call): CallContext {
+  #context(call: Call, signal: AbortSignal): CallContext {
     return {
       id: call.id,
       method: call.method,
       peer: this.#conn.remoteAddress,
       user: this.#user,
-      signal: this.#closed.signal,
+      signal,
     };
   }
 

@@ -795,3 +795,37 @@ test("call context: the signal aborts when the caller's connection closes", asyn
   client.close();
   await aborted.promise;
 });
+
+test("RETURN false: the call outlives its connection; another connection fetches the outcome", async () => {
+  const gate = deferred();
+  const started = deferred();
+  const logger = new LogRecorder();
+  await using server = await startServer({ logger, accessLog: true }, (s) => {
+    s.registerFunction(async function* slow() {
+      const { signal } = callContext();
+      started.resolve();
+      await gate.promise;
+      for (let i = 0; i < 3; i++) yield signal.aborted ? "aborted" : i;
+    });
+  });
+  const sender = await WireClient.open(server.addr.port);
+  await sender.login();
+  await sender.call("later", "slow", [], { RETURN: false });
+  await started.promise;
+  sender.close();
+  await logger.logged("close"); // the server has seen the sender's connection end
+  const fetcher = await WireClient.open(server.addr.port);
+  try {
+    await fetcher.login();
+    gate.resolve();
+    await fetcher.call("g", "system.getresult", ["later"]);
+    const items = [];
+    for (let m = await fetcher.next(); m?.CODE !== 206; m = await fetcher.next()) {
+      assert.ok(m && Number(m.CODE) < 300, JSON.stringify(m));
+      if (m.CODE === 202) items.push(body(m).RESULT);
+    }
+    assert.deepEqual(items, [0, 1, 2]);
+  } finally {
+    fetcher.close();
+  }
+});

@@ -142,6 +142,7 @@ export class Server implements AsyncDisposable {
   readonly #workerMemoryLimit?: number;
   #pool?: WorkerPool;
   #listener?: Listener;
+  #listening?: Promise<void>;
   #codec?: Codec;
   #tasks = 0;
   #tasksIdle?: () => void;
@@ -204,7 +205,7 @@ export class Server implements AsyncDisposable {
         `executor must be "pool" or "inline", not ${JSON.stringify(options.executor)}`,
       );
     }
-    if (this.#listener) throw new Error("register modules before listen()");
+    if (this.#listening) throw new Error("register modules before listen()");
     this.#modules.push({ url: new URL(url).href, options });
   }
 
@@ -255,10 +256,19 @@ export class Server implements AsyncDisposable {
 
   /**
    * Loads registered modules (starting the worker pool if any needs it), then binds the port.
-   * With `port: 0`, {@linkcode Server.addr} tells the port chosen.
+   * With `port: 0`, {@linkcode Server.addr} tells the port chosen. Listening already, or about
+   * to, it does nothing more: a second call joins the first.
    */
-  async listen(): Promise<void> {
-    if (this.#listener) return;
+  listen(): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error("the server is closed"));
+    this.#listening ??= this.#listen().catch((err) => {
+      this.#listening = undefined; // failed: a later call may try again
+      throw err;
+    });
+    return this.#listening;
+  }
+
+  async #listen(): Promise<void> {
     this.#codec = await Codec.create(this.#settings);
     this.#pool = await loadModules(
       this.#registry,
@@ -336,6 +346,8 @@ export class Server implements AsyncDisposable {
   // Everything after the listener closes shares one deadline: running calls finish and queued
   // answers flush within the grace period, then whatever is left is cut off.
   async #shutdown(): Promise<void> {
+    // A listen() under way finishes first, so that its listener is closed too.
+    await this.#listening?.catch(() => {});
     this.#listener?.close();
     await this.#serving?.catch(() => {});
     const sessions = [...this.#sessions];

@@ -829,3 +829,18 @@ test("RETURN false: the call outlives its connection; another connection fetches
     fetcher.close();
   }
 });
+
+test("listen: concurrent calls bind one port; close() during listen() closes it too", async () => {
+  const server = new Server({ hostname: "127.0.0.1", port: 0, logger: silentLogger });
+  await Promise.all([server.listen(), server.listen()]);
+  const client = await WireClient.open(server.addr.port);
+  assert.equal((await client.login())?.CODE, 100);
+  client.close();
+  await server.close();
+  // The test's leak check fails here if a second listener outlived close().
+  const other = new Server({ hostname: "127.0.0.1", port: 0, logger: silentLogger });
+  const listening = other.listen();
+  await other.close();
+  await listening;
+  await assert.rejects(other.listen(), /the server is closed/);
+});

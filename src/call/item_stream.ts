@@ -81,6 +81,8 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
     this.#ended = true;
     this.#items = [];
     this.#head = 0;
+    // A next() still waiting (its caller gave up on it) ends now instead of waiting forever.
+    this.#wakeReader();
     return Promise.resolve({ value: undefined, done: true });
   }
 

@@ -166,11 +166,9 @@ export class RPC implements Disposable {
         if (done) return void (finished = true);
         yield value;
       }
-    } catch (err) {
-      finished = true;
-      throw err;
     } finally {
-      // Left early (break, return, throw in the loop body): release the stream in the worker.
+      // Left early (break, return, a throw in the loop body, a timed-out or failed next):
+      // release the stream in the worker, or it would buffer what the server still sends.
       if (!finished) this.#worker?.post({ op: "return", stream } satisfies SyncRequest);
     }
   }

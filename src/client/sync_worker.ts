@@ -6,7 +6,7 @@
  */
 import { AsyncRPC, type AsyncRPCClient } from "./async_rpc.ts";
 import { Encoder } from "../../deps.ts";
-import { MprpcError } from "../protocol/errors.ts";
+import { MprpcError, RpcUnavailableException } from "../protocol/errors.ts";
 import { ItemStream } from "../call/item_stream.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import { writeMessage } from "./shared_channel.ts";
@@ -33,7 +33,9 @@ async function handle(request: SyncOperation): Promise<unknown> {
       return { stream: nextStream++ };
     }
     case "next": {
-      const { done, value } = await streams.get(request.stream)!.next();
+      const stream = streams.get(request.stream);
+      if (!stream) throw new RpcUnavailableException("the stream was released");
+      const { done, value } = await stream.next();
       if (done) streams.delete(request.stream);
       return { done: done ?? false, value };
     }

@@ -52,3 +52,12 @@ test("ItemStream: stopping after the end arrived is not a cancel", async () => {
   assert.equal(items.cancelled, false);
   assert.equal(cancels, 0);
 });
+
+test("ItemStream: return() ends a next() that is still waiting", async () => {
+  const items = new ItemStream();
+  const waiting = items.next();
+  await items.return();
+  assert.deepEqual(await waiting, { value: undefined, done: true });
+  items.push("late");
+  assert.deepEqual(await items.next(), { value: undefined, done: true }, "late items are dropped");
+});

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { deferred } from "../util/deferred.ts";
 import { ItemStream } from "./item_stream.ts";
 
 /**
@@ -37,22 +38,19 @@ import { ItemStream } from "./item_stream.ts";
  * ```
  */
 export class CallState {
-  /** The value, or the stream of items; rejects with the call's error. */
-  readonly result: Promise<unknown>;
-
-  #resolve!: (value: unknown) => void;
-  #reject!: (error: unknown) => void;
+  readonly #outcome = deferred<unknown>();
   #stream?: ItemStream;
   #settled = false;
 
   /** A pending call. */
   constructor() {
-    this.result = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
     // A caller that gave up (a timeout, a failed send) never reads it: not an unhandled rejection.
     this.result.catch(() => {});
+  }
+
+  /** The value, or the stream of items; rejects with the call's error. */
+  get result(): Promise<unknown> {
+    return this.#outcome.promise;
   }
 
   /** Whether the call is over: a value, the stream's end, or an error. */
@@ -69,7 +67,7 @@ export class CallState {
   value(value: unknown): boolean {
     if (this.#settled || this.#stream) return false;
     this.#settled = true;
-    this.#resolve(value);
+    this.#outcome.resolve(value);
     return true;
   }
 
@@ -80,7 +78,7 @@ export class CallState {
   open(onCancel?: () => void): ItemStream | undefined {
     if (this.#settled || this.#stream) return undefined;
     this.#stream = new ItemStream(onCancel);
-    this.#resolve(this.#stream);
+    this.#outcome.resolve(this.#stream);
     return this.#stream;
   }
 
@@ -107,7 +105,7 @@ export class CallState {
     if (this.#settled) return false;
     this.#settled = true;
     if (this.#stream) this.#stream.fail(error);
-    else this.#reject(error);
+    else this.#outcome.reject(error);
     return true;
   }
 }

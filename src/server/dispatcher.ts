@@ -26,25 +26,27 @@ export interface CallRequest {
 }
 
 /** What the session does with an answer: send it, or keep it for `system.getresult`. */
-export type Respond<R> = (answer: Answer | Promise<Answer>) => R;
+export type Respond = (answer: Answer | Promise<Answer>) => void;
 
 /** Runs calls. */
 export interface Dispatcher {
   /**
-   * Runs `call` as `context` describes it, hands its answer to `respond`, and returns what
-   * `respond` returns. The answer is given directly when it is ready at once (most calls: no
+   * Runs `call` as `context` describes it and hands its answer to `respond`. The answer is given directly when it is ready at once (most calls: no
    * promise on the hot path), else as a promise; a failure, an `MprpcError` for a protocol status
    * code, comes as a rejected promise, never as a throw.
    *
    * `respond` runs as part of the call: for a handler that goes on asynchronously, inside its
    * context, so that whatever `respond` starts (reading a stream's items) belongs to the call.
    */
-  dispatch<R>(call: CallRequest, context: CallContext, respond: Respond<R>): R;
+  dispatch(call: CallRequest, context: CallContext, respond: Respond): void;
 }
 
 /** The name under which stored `RETURN: false` outcomes are fetched. */
 export const GETRESULT = "system.getresult";
-const GETRESULT_PARAMS: Parameter[] = [{ name: "id", text: "id", optional: false, rest: false }];
+/** The parameters of {@linkcode GETRESULT}. */
+export const GETRESULT_PARAMS: Parameter[] = [
+  { name: "id", text: "id", optional: false, rest: false },
+];
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
@@ -81,7 +83,7 @@ export class MethodDispatcher implements Dispatcher {
   }
 
   /** Runs `call`; see {@linkcode Dispatcher.dispatch}. */
-  dispatch<R>(call: CallRequest, context: CallContext, respond: Respond<R>): R {
+  dispatch(call: CallRequest, context: CallContext, respond: Respond): void {
     let method: Method;
     let args: unknown[];
     try {

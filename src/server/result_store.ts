@@ -15,7 +15,11 @@ export interface ResultStoreLimits {
   ttl: number;
   /** The most outcomes kept at once. */
   count: number;
-  /** The most bytes (MessagePack-encoded, plus a per-item overhead) all kept outcomes hold. */
+  /**
+   * The most bytes all kept outcomes hold together, each value or item counted as its
+   * MessagePack encoding plus 16 bytes. One outcome may hold at most a quarter of it, so that
+   * one endless stream cannot take the whole budget from the others.
+   */
   bytes: number;
 }
 
@@ -120,6 +124,7 @@ export class ResultStore {
       size = ITEM_OVERHEAD; // sending it will fail with its own 405
     }
     if (this.#bytes + size > this.#limits.bytes) return false;
+    if (entry.bytes + size > this.#limits.bytes / 4) return false;
     this.#bytes += size;
     entry.bytes += size;
     return true;
@@ -130,7 +135,7 @@ export class ResultStore {
     const answer = await pending;
     const overBudget = () =>
       new ResultLimitError(
-        `the outcome exceeds the ${this.#limits.bytes}-byte budget for kept RETURN: false outcomes`,
+        `the outcome does not fit the budget for kept RETURN: false outcomes (${this.#limits.bytes} bytes in all, a quarter of it for one)`,
       );
     if ("value" in answer) {
       if (!this.#charge(entry, answer.value)) throw overBudget();

@@ -17,7 +17,8 @@ import { type ServerContext, Session, type SessionSettings } from "./session.ts"
 import type { WorkerPool } from "../pool/worker_pool.ts";
 import { consoleLogger, type Logger } from "../util/logger.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
-import { MethodDispatcher } from "./dispatcher.ts";
+import { GETRESULT, GETRESULT_PARAMS, MethodDispatcher } from "./dispatcher.ts";
+import { formatSignature } from "./signature.ts";
 
 export type { Credential, Handler, InstanceOptions, MethodOptions, ModuleOptions };
 
@@ -78,9 +79,10 @@ export interface ServerOptions {
    */
   maxStoredResults?: number;
   /**
-   * The most bytes (MessagePack-encoded) all kept `RETURN: false` outcomes may hold together.
-   * An outcome that does not fit is kept as a 405 error; a stream is stopped where it outgrows
-   * the budget, and replays its kept items, then the 405. Default 64 MiB.
+   * The most bytes all kept `RETURN: false` outcomes may hold together (each value or item
+   * counted as its MessagePack encoding plus 16 bytes); one outcome may hold at most a quarter of
+   * it. An outcome that does not fit is kept as a 405 error; a stream is stopped where it
+   * outgrows its share, and replays its kept items, then the 405. Default 64 MiB.
    */
   maxStoredResultBytes?: number;
   /** Where the server reports: refused logins, bad input, pool trouble, internal errors. Default: the console. */
@@ -222,13 +224,15 @@ export class Server implements AsyncDisposable {
       registry.add(fn, { name: `system.${fn.name}`, help }, true);
     system(
       function listMethods() {
-        return [...new Set([...registry.names(), "system.getresult"])].sort();
+        return [...new Set([...registry.names(), GETRESULT])].sort();
       },
       "The sorted names of every callable method.",
     );
     system(
       function methodSignature(name: string) {
-        return name === "system.getresult" ? "(id)" : registry.signature(String(name));
+        return name === GETRESULT
+          ? formatSignature(GETRESULT_PARAMS)
+          : registry.signature(String(name));
       },
       'The parameter list of a method, e.g. "(a, b)"; "" if unknown.',
     );

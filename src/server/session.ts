@@ -318,9 +318,7 @@ export class Session {
   }
 
   async #sendError(call: Call, err: unknown): Promise<void> {
-    const error = err instanceof MprpcError ? err : new RPCRuntimeError(String(
-      err instanceof Error ? err.message : err,
-    ));
+    const error = err instanceof MprpcError ? err : new RPCRuntimeError(errorMessage(err));
     const exception = errorClassName(err);
     const DATA: ErrorData = { METHOD: call.method, ARGS: call.args, KWARGS: call.kwargs };
     if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = err.stack;

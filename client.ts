@@ -6,8 +6,10 @@
 export {
   AsyncRPC,
   type AsyncRPCClient,
+  type CallOptions,
   type ClientOptions,
   type Remote,
   type RemoteMethod,
+  type RemoteView,
 } from "./src/client/async_rpc.ts";
 export { RPC, type RPCClient, type SyncRemoteMethod } from "./src/client/sync_client.ts";

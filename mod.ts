@@ -45,9 +45,11 @@ export {
 export {
   AsyncRPC,
   type AsyncRPCClient,
+  type CallOptions,
   type ClientOptions,
   type Remote,
   type RemoteMethod,
+  type RemoteView,
   RPC,
   type RPCClient,
   type SyncRemoteMethod,

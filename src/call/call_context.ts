@@ -22,11 +22,17 @@ export interface CallContext {
   /** The user name the client authenticated with; `null` when it sent none. */
   readonly user: string | null;
   /**
-   * Aborts when the call's outcome is no longer wanted: today, when the client's connection
-   * closes (for a `RETURN: false` call, whose outcome another connection may fetch, when the
-   * server stops). Pass it on to `fetch`, timers, database drivers, so that abandoned work stops.
+   * Aborts when the call's outcome is no longer wanted: the client cancelled it, its deadline
+   * passed, or the client's connection closed (for a `RETURN: false` call, whose outcome another
+   * connection may fetch: when the server stops). Pass it on to `fetch`, timers, database
+   * drivers, so that abandoned work stops.
    */
   readonly signal: AbortSignal;
+  /**
+   * When the call must be over, in milliseconds since the epoch (by this process's clock), if the
+   * client set a deadline; pass on what is left (`deadline - Date.now()`) to calls you make onward.
+   */
+  readonly deadline?: number;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();

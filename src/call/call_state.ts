@@ -72,12 +72,12 @@ export class CallState {
   }
 
   /**
-   * The call answered with a stream; `onCancel` runs if its reader stops early. Returns the
-   * stream, or `undefined` if the call was not pending.
+   * The call answered with a stream; `onCancel` runs if its reader stops early, `onTake` each
+   * time it takes an item. Returns the stream, or `undefined` if the call was not pending.
    */
-  open(onCancel?: () => void): ItemStream | undefined {
+  open(onCancel?: () => void, onTake?: () => void): ItemStream | undefined {
     if (this.#settled || this.#stream) return undefined;
-    this.#stream = new ItemStream(onCancel);
+    this.#stream = new ItemStream(onCancel, onTake);
     this.#outcome.resolve(this.#stream);
     return this.#stream;
   }

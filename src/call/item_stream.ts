@@ -26,15 +26,25 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
   cancelled = false;
 
   readonly #onCancel?: () => void;
+  readonly #onTake?: () => void;
   #items: unknown[] = [];
   #head = 0;
   #ended = false;
   #failure?: { error: unknown };
   #wake?: () => void;
 
-  /** Creates an empty stream; `onCancel` runs if the reader stops early. */
-  constructor(onCancel?: () => void) {
+  /**
+   * Creates an empty stream; `onCancel` runs if the reader stops early, and `onTake` each time
+   * the reader takes an item (flow control counts them to let more come).
+   */
+  constructor(onCancel?: () => void, onTake?: () => void) {
     this.#onCancel = onCancel;
+    this.#onTake = onTake;
+  }
+
+  /** Items pushed and not yet read. */
+  get buffered(): number {
+    return this.#items.length - this.#head;
   }
 
   /** Adds an item; dropped if the reader stopped. */
@@ -64,6 +74,7 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
     if (this.#head < this.#items.length) {
       const value = this.#items[this.#head++];
       if (this.#head === this.#items.length) this.#items = [], this.#head = 0;
+      this.#onTake?.();
       return { value, done: false };
     }
     const failure = this.#failure;

@@ -9,10 +9,16 @@ import { type MprpcError, RpcUnavailableException } from "../protocol/errors.ts"
 import type { HandshakeReply } from "../protocol/messages.ts";
 import { checkOptions } from "../util/options.ts";
 import { Codec } from "../wire/codec.ts";
-import { CLIENT_OPTIONS, type ClientOptions, ClientSession } from "./client_session.ts";
+import {
+  CALL_OPTIONS,
+  type CallOptions,
+  CLIENT_OPTIONS,
+  type ClientOptions,
+  ClientSession,
+} from "./client_session.ts";
 import { withRemoteMethods } from "./remote_proxy.ts";
 
-export type { ClientOptions };
+export type { CallOptions, ClientOptions };
 
 /**
  * A remote method: call it to call the method, or read a property for a dotted name
@@ -27,6 +33,9 @@ export interface RemoteMethod {
 
 /** Attribute-style access to remote methods. */
 export type Remote = { readonly [name: string]: RemoteMethod };
+
+/** What {@linkcode AsyncRPC.with} returns: attribute calls and `call`, carrying call options. */
+export type RemoteView = Remote & { call: AsyncRPC["call"] };
 
 /** An {@linkcode AsyncRPC} with attribute-style calls typed. */
 export type AsyncRPCClient = AsyncRPC & Remote;
@@ -117,15 +126,51 @@ export class AsyncRPC implements AsyncDisposable {
 
   /**
    * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
-   * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading).
+   * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading, which
+   * cancels the call on the server). `options` give this call an `AbortSignal` and a timeout.
    */
   // deno-lint-ignore no-explicit-any
   async call<T = any>(
     method: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
+    options?: CallOptions,
   ): Promise<T> {
-    return await this.#current().call(method, args, kwargs) as T;
+    checkOptions("CallOptions", options, CALL_OPTIONS);
+    return await this.#current().call(method, args, kwargs, options) as T;
+  }
+
+  /**
+   * A view of this client whose calls carry `options` (an `AbortSignal`, a timeout), attribute
+   * calls included: `await rpc.with({ timeout: 1 }).slow()`.
+   *
+   * @example Cancelling calls together
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AsyncRPC, Server } from "mprpc";
+   *
+   * await using server = new Server({ port: 0 });
+   * server.registerFunction(function add(a: number, b: number) {
+   *   return a + b;
+   * });
+   * await server.listen();
+   * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+   * const controller = new AbortController();
+   * const scoped = rpc.with({ signal: controller.signal, timeout: 5 });
+   * assert.equal(await scoped.add(1, 2), 3);
+   * controller.abort(new Error("no longer needed"));
+   * await assert.rejects(scoped.add(3, 4), /no longer needed/);
+   * ```
+   */
+  with(options: CallOptions): RemoteView {
+    checkOptions("CallOptions", options, CALL_OPTIONS);
+    const call = <T>(
+      method: string,
+      args: unknown[] = [],
+      kwargs: Record<string, unknown> = {},
+      more: CallOptions = {},
+    ) => this.call<T>(method, args, kwargs, { ...options, ...more });
+    return withRemoteMethods({ call }, (name, args) => call(name, args)) as RemoteView;
   }
 
   /**

@@ -28,7 +28,8 @@ import type { ServerAddress } from "../protocol/address.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
-import { deferred } from "../util/deferred.ts";
+import { type Deferred, deferred } from "../util/deferred.ts";
+import type { ItemStream } from "../call/item_stream.ts";
 import { optionNames } from "../util/options.ts";
 
 /** Options of {@linkcode AsyncRPC} and `RPC`. */
@@ -48,7 +49,29 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** The most bytes one incoming message may have. @default {67108864} (64 MiB) */
   maxMessageSize?: number;
+  /**
+   * The most unread items a stream holds. With a server that accepted the `credit` extension
+   * (mprpc), the server sends no more than that ahead of the reader; with one that did not
+   * (pymprpc), the client stops reading the connection, holding back its other calls too, until
+   * the reader has taken half of them. @default {128}
+   */
+  streamWindow?: number;
 }
+
+/** Options of one call; they override the client's. */
+export interface CallOptions {
+  /** Aborting it fails the call with the signal's reason and cancels it on the server. */
+  signal?: AbortSignal;
+  /**
+   * Seconds the whole call may take, a stream until its end: past it, `TimeoutException` (504)
+   * and the call is cancelled; a server that accepted `deadline` is told, and stops it too.
+   * Default: the client's `timeout`.
+   */
+  timeout?: number;
+}
+
+/** The names of {@linkcode CallOptions}, for checking options at run time. */
+export const CALL_OPTIONS = optionNames<CallOptions>({ signal: true, timeout: true });
 
 /** The names of {@linkcode ClientOptions}, for checking options at run time. */
 export const CLIENT_OPTIONS = optionNames<ClientOptions>({
@@ -58,11 +81,17 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   timeout: true,
   connectTimeout: true,
   maxMessageSize: true,
+  streamWindow: true,
 });
 
 interface Pending {
   state: CallState;
   timer?: ReturnType<typeof setTimeout>;
+  // Stops listening to the call's AbortSignal.
+  unlisten?: () => void;
+  stream?: ItemStream;
+  // Items the reader took since the last credit grant.
+  taken: number;
 }
 
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
@@ -86,6 +115,10 @@ export class ClientSession {
   readonly #options: ClientOptions;
   readonly #pending = new Map<string, Pending>();
   readonly #reading: Promise<void>;
+  readonly #extensions: ReadonlySet<string>;
+  readonly #window: number;
+  // Settled when a reader takes items, for a read loop paused by a full stream.
+  #taken?: Deferred<void>;
   #heartbeat?: ReturnType<typeof setInterval>;
   #closeReason?: MprpcError;
 
@@ -99,6 +132,8 @@ export class ClientSession {
     this.#conn = conn;
     this.info = info;
     this.#options = options;
+    this.#extensions = new Set(info.EXT ?? []);
+    this.#window = options.streamWindow ?? 128;
     const closed = deferred<MprpcError>();
     this.closed = closed.promise;
     this.#startHeartbeat();
@@ -151,24 +186,36 @@ export class ClientSession {
   }
 
   /** Sends a call and resolves to its value, or to the `ItemStream` of its items. */
-  async call(method: string, args: unknown[], kwargs: Record<string, unknown>): Promise<unknown> {
+  async call(
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const id = crypto.randomUUID();
-    const pending: Pending = { state: new CallState() };
-    const timeout = this.#options.timeout;
+    const message = request(id, method, true, args, kwargs);
+    const pending: Pending = { state: new CallState(), taken: 0 };
+    const timeout = options.timeout ?? this.#options.timeout;
     if (timeout) {
+      if (this.#extensions.has("deadline")) message.DEADLINE = timeout * 1000;
       pending.timer = setTimeout(() => {
-        this.#pending.delete(id);
-        pending.state.fail(
-          new TimeoutException(`'${method}' did not answer within ${timeout} s`, { id }),
-        );
+        const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
+        this.#giveUp(id, late);
       }, timeout * 1000);
     }
+    if (signal) {
+      const onAbort = () => this.#giveUp(id, signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.unlisten = () => signal.removeEventListener("abort", onAbort);
+    }
+    if (this.#extensions.has("credit")) message.CREDIT = this.#window;
     this.#pending.set(id, pending);
     try {
-      await this.#conn.send(request(id, method, true, args, kwargs));
+      await this.#conn.send(message);
     } catch (err) {
-      clearTimeout(pending.timer);
-      this.#pending.delete(id);
+      this.#forget(id);
       throw err;
     }
     return await pending.state.result;
@@ -184,7 +231,9 @@ export class ClientSession {
   /** Closes the connection after what is queued; calls still waiting fail. */
   async close(): Promise<void> {
     this.#closeReason ??= new RpcUnavailableException("the client closed the connection");
-    await this.#conn.close();
+    const closing = this.#conn.close();
+    this.#wakeReadLoop(); // a read loop paused for a full stream must see the close
+    await closing;
     await this.#reading;
   }
 
@@ -206,6 +255,8 @@ export class ClientSession {
       for (const message of early) this.#receive(message);
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
         for (const message of r.value) this.#receive(message);
+        const full = this.#fullStream();
+        if (full) await this.#untilTaken(full);
       }
     } catch (err) {
       this.#closeReason ??= err instanceof MprpcError
@@ -217,11 +268,10 @@ export class ClientSession {
       const reason = this.#closeReason ??= new RpcUnavailableException(
         "the server closed the connection",
       );
-      for (const pending of this.#pending.values()) {
-        clearTimeout(pending.timer);
+      for (const [id, pending] of this.#pending) {
+        this.#forget(id);
         pending.state.fail(reason);
       }
-      this.#pending.clear();
     }
   }
 
@@ -243,11 +293,10 @@ export class ClientSession {
     }
     const id = String(body.ID);
     const pending = this.#pending.get(id);
-    if (!pending) return;
-    clearTimeout(pending.timer);
+    if (!pending) return; // an answer to a call given up on
     const { state } = pending;
     if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
-      this.#pending.delete(id);
+      this.#forget(id);
       state.fail(errorFromCode(code, String(body.MESSAGE ?? ""), {
         id,
         exception: typeof body.EXCEPTION === "string" ? body.EXCEPTION : undefined,
@@ -258,23 +307,78 @@ export class ClientSession {
     switch (code) {
       case Code.RESULT:
       case Code.EXPIRE_WARNING:
-        this.#pending.delete(id);
+        this.#forget(id);
         state.value(body.RESULT);
         return;
       case Code.STREAM_OPEN:
       case Code.EXPIRE_STREAM_WARNING:
-        // Without a cancel extension the server keeps sending after the reader cancels;
-        // the ItemStream drops those items until the end.
-        state.open();
+        pending.stream = state.open(() => this.#giveUp(id), () => this.#took(id, pending));
         return;
       case Code.STREAM_ITEM:
         state.item(body.RESULT);
         return;
       case Code.STREAM_END:
-        this.#pending.delete(id);
+        this.#forget(id);
         state.end();
         return;
     }
+  }
+
+  // The caller no longer waits for call `id` (timeout, abort, a stream left early): it fails with
+  // `reason` if still pending, and the server is told to stop it if it can be.
+  #giveUp(id: string, reason?: unknown): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#forget(id);
+    if (reason !== undefined) pending.state.fail(reason);
+    if (!this.#extensions.has("cancel") || !this.#conn.open) return;
+    // A failed send means the connection is gone; the read loop reports that.
+    Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CANCEL: id })).catch(() => {});
+  }
+
+  // Releases what call `id` holds: its timer, its signal listener, its entry.
+  #forget(id: string): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    pending.unlisten?.();
+    this.#pending.delete(id);
+    this.#wakeReadLoop();
+  }
+
+  // The reader took an item of call `id`'s stream: grant the server as much again, half a window
+  // at a time (credit), and wake a read loop waiting for room.
+  #took(id: string, pending: Pending): void {
+    this.#wakeReadLoop();
+    if (!this.#extensions.has("credit") || ++pending.taken < this.#window / 2) return;
+    if (!this.#pending.has(id) || !this.#conn.open) return;
+    const ITEMS = pending.taken;
+    pending.taken = 0;
+    Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CREDIT: { ID: id, ITEMS } }))
+      .catch(() => {});
+  }
+
+  // A stream holding a full window of unread items: the socket is not read until it has room.
+  // With credit the server never sends that far ahead; without (pymprpc) this is the only bound.
+  #fullStream(): string | undefined {
+    for (const [id, pending] of this.#pending) {
+      if (pending.stream && pending.stream.buffered >= this.#window) return id;
+    }
+    return undefined;
+  }
+
+  // Waits until the reader of call `id` has taken half its window, or the call is over.
+  async #untilTaken(id: string): Promise<void> {
+    while (this.#conn.open) {
+      const stream = this.#pending.get(id)?.stream;
+      if (!stream || stream.buffered <= this.#window / 2) return;
+      await (this.#taken ??= deferred()).promise;
+    }
+  }
+
+  #wakeReadLoop(): void {
+    this.#taken?.resolve();
+    this.#taken = undefined;
   }
 }
 

@@ -76,7 +76,7 @@ export interface HandshakeReply {
 }
 
 /** The extensions this implementation supports (see docs/extensions.md). */
-export const EXTENSIONS: readonly string[] = ["len32"];
+export const EXTENSIONS: readonly string[] = ["len32", "cancel", "deadline", "credit"];
 
 /** Whether `value` is a plain map (what msgpack and JSON decode a message to). */
 export function isMap(value: unknown): value is Message {

@@ -41,6 +41,7 @@ const SERVER_OPTIONS = optionNames<ServerOptions>({
   workerMemoryLimit: true,
   logger: true,
   accessLog: true,
+  maxCallsPerConnection: true,
 });
 
 const METHOD_OPTIONS = optionNames<MethodOptions>({ name: true, help: true });
@@ -92,6 +93,13 @@ export interface ServerOptions {
    * `info`, whatever the wire mode. Default `false`.
    */
   accessLog?: boolean;
+  /**
+   * The most calls one connection may have running at once. At the limit the server stops
+   * reading that connection until a call finishes, so TCP pushes back on its client; other
+   * connections are unaffected. (A connection is also not read while more than 1 MiB of its
+   * answers wait for it to read them.) Default `1024`.
+   */
+  maxCallsPerConnection?: number;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
   workers?: number;
   /**
@@ -175,6 +183,7 @@ export class Server implements AsyncDisposable {
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       handshakeTimeout: options.handshakeTimeout ?? 10,
       accessLog: options.accessLog ?? false,
+      maxCallsPerConnection: options.maxCallsPerConnection ?? 1024,
     };
   }
 

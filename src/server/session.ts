@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { CallContext } from "../call/call_context.ts";
 import type { Codec } from "../wire/codec.ts";
 import { checkCredentials, type Credential } from "./credentials.ts";
 import { Connection } from "../wire/connection.ts";
@@ -14,6 +13,7 @@ import {
   ResultLimitError,
   RPCRuntimeError,
   RpcUnavailableException,
+  TimeoutException,
 } from "../protocol/errors.ts";
 import type { Socket } from "../platform/transport.ts";
 import {
@@ -25,10 +25,13 @@ import {
   type Message,
   VERSION,
 } from "../protocol/messages.ts";
+import { type Deferred, deferred } from "../util/deferred.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { Answer } from "../call/answer.ts";
+import { type CallMessage, readCall, readControl } from "../protocol/call_message.ts";
 import type { CallRequest, Dispatcher } from "./dispatcher.ts";
 import type { ResultStore } from "./result_store.ts";
+import { ServedCall } from "./served_call.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */
 export interface SessionSettings {
@@ -41,6 +44,7 @@ export interface SessionSettings {
   maxMessageSize: number;
   handshakeTimeout: number;
   accessLog: boolean;
+  maxCallsPerConnection: number;
 }
 
 /** What a session shares with its server. */
@@ -59,10 +63,8 @@ export interface ServerContext {
   startTask(): () => void;
 }
 
-// A call being served: the request, and the last status code sent for it (for the access log).
-interface Call extends CallRequest {
-  code?: number;
-}
+// A call the session answers: one being served, or a refused one (then never run).
+type Call = CallRequest & { code?: number; stopped?: boolean };
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -75,9 +77,11 @@ export class Session {
 
   readonly #ctx: ServerContext;
   readonly #conn: Connection;
-  readonly #inflight = new Set<string>();
-  // Aborts when the connection closes, so that calls it queued in the worker pool are dropped.
-  readonly #closed = new AbortController();
+  readonly #inflight = new Map<string, ServedCall>();
+  // The extensions the client asked for and the server accepted.
+  #extensions: ReadonlySet<string> = new Set();
+  // Settled when a call finishes, for a read loop waiting for room.
+  #callDone?: Deferred<void>;
   #authenticated = false;
   #user: string | null = null;
   #draining = false;
@@ -113,7 +117,12 @@ export class Session {
     const reader = this.#conn.messages.getReader();
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        for (const message of r.value) this.#receive(message);
+        for (const message of r.value) {
+          this.#receive(message);
+          // Checked after each message: one read can hold thousands of calls.
+          const full = this.#full();
+          if (full) await full;
+        }
       }
     } catch (err) {
       const code = err instanceof MprpcError ? err.code : Code.SERVER_ERROR;
@@ -122,7 +131,8 @@ export class Session {
     } finally {
       clearTimeout(this.#timer);
       // Every call still running learns that its caller is gone.
-      this.#closed.abort();
+      const gone = new RpcUnavailableException("the client's connection closed");
+      for (const call of this.#inflight.values()) if (call.attached) call.stop(gone);
       await this.#conn.close();
       this.#access("close", {});
     }
@@ -137,8 +147,30 @@ export class Session {
     if (message.HEARTBEAT === "ping") {
       return void this.#sendCode(Code.PONG, { HEARTBEAT: "pong" });
     }
-    if (typeof message.ID === "string") return this.#call(message, message.ID);
+    if (typeof message.ID === "string") return this.#call(readCall(message, this.#extensions));
+    const control = readControl(message, this.#extensions);
+    if (control && !("refused" in control)) {
+      const call = this.#inflight.get(control.id);
+      if (control.kind === "credit") return call?.grant(control.items);
+      // Cancelled: nothing more is sent for it (a RETURN: false call cannot be cancelled).
+      if (call?.attached) call.stop(new RpcUnavailableException("the client cancelled the call"));
+      return;
+    }
     this.#sendCode(Code.PROTOCOL_SYNTAX);
+  }
+
+  // While the connection holds as many calls as it may run, or more unsent answers than its
+  // high-water mark, it is not read: TCP then pushes back on the client, and a client that
+  // never reads its answers costs the server a bounded amount. Other connections go on.
+  #full(): Promise<void> | undefined {
+    const tooMany = this.#inflight.size >= this.#ctx.settings.maxCallsPerConnection;
+    if (!tooMany && !this.#conn.backlogged) return undefined;
+    return (async () => {
+      while (this.#conn.open && this.#conn.backlogged) await this.#conn.drained();
+      while (this.#conn.open && this.#inflight.size >= this.#ctx.settings.maxCallsPerConnection) {
+        await (this.#callDone ??= deferred()).promise;
+      }
+    })();
   }
 
   async #handshake(auth: unknown): Promise<void> {
@@ -164,6 +196,7 @@ export class Session {
     const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
     const accepted = asked && EXTENSIONS.filter((name) => asked.includes(name));
     if (accepted) reply.EXT = accepted;
+    this.#extensions = new Set(accepted);
     if (timeout > 0) this.#armIdleTimer(timeout * 1000);
     await this.#sendCode(Code.HANDSHAKE, reply);
     // The reply itself still ends with the terminator; everything after it is length-prefixed.
@@ -184,44 +217,34 @@ export class Session {
     this.#timer = setTimeout(check, timeout);
   }
 
-  #call(message: Message, id: string): void {
-    const { METHOD: method, ARGS: args = [], KWARGS: kwargs = {}, RETURN: wantsReturn = true } =
-      message;
-    const call: Call = {
+  #call(message: CallMessage): void {
+    const { id, wantsReturn } = message;
+    const request: Call = {
       id,
-      method: typeof method === "string" ? method : "",
-      args: Array.isArray(args) ? args : [],
-      kwargs: isMap(kwargs) ? kwargs : {},
+      method: message.method,
+      args: message.args,
+      kwargs: message.kwargs,
     };
-    const problem = typeof method !== "string"
-      ? "METHOD must be a string"
-      : !Array.isArray(args)
-      ? "ARGS must be an array"
-      : !isMap(kwargs)
-      ? "KWARGS must be a map"
-      : typeof wantsReturn !== "boolean"
-      ? "RETURN must be a boolean"
-      : undefined;
-    if (problem) return void this.#sendError(call, new RequestError(problem));
+    if (message.problem) return void this.#sendError(request, new RequestError(message.problem));
     if (this.#draining) {
-      return void this.#sendError(call, new RpcUnavailableException("the server is shutting down"));
+      const closing = new RpcUnavailableException("the server is shutting down");
+      return void this.#sendError(request, closing);
     }
     if (!wantsReturn) {
       // First, so that an ID whose outcome is kept is refused as such, running or finished.
       try {
         this.#ctx.results.reserve(id);
       } catch (err) {
-        return void this.#sendError(call, err);
+        return void this.#sendError(request, err);
       }
     }
     if (this.#inflight.has(id)) {
       const running = `a call with ID ${id} is already running on this connection`;
-      return void this.#sendError(call, new RequestError(running));
+      return void this.#sendError(request, new RequestError(running));
     }
-    this.#inflight.add(id);
+    const call = this.#serve(request, message);
     const done = this.#track(call);
-    const signal = wantsReturn ? this.#closed.signal : this.#ctx.stopped;
-    this.#ctx.dispatcher.dispatch(call, this.#context(call, signal), (answer) => {
+    this.#ctx.dispatcher.dispatch(call, call, (answer) => {
       if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
       if (!(answer instanceof Promise) && "value" in answer) {
         const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
@@ -233,35 +256,49 @@ export class Session {
     });
   }
 
-  #context(call: Call, signal: AbortSignal): CallContext {
-    return {
-      id: call.id,
-      method: call.method,
-      peer: this.#conn.remoteAddress,
-      user: this.#user,
-      signal,
-    };
+  // The call's served state. A RETURN: false call outlives its connection (another may fetch its
+  // outcome): it stops when the server stops, and has no deadline (no one waits for it).
+  #serve(request: CallRequest, message: CallMessage): ServedCall {
+    const { wantsReturn, deadline, credit } = message;
+    const call = new ServedCall(request, this.#conn.remoteAddress, this.#user, {
+      deadline: wantsReturn && deadline !== undefined ? Date.now() + deadline : undefined,
+      credit,
+      outer: wantsReturn ? undefined : this.#ctx.stopped,
+    });
+    this.#inflight.set(call.id, call);
+    if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
+    return call;
+  }
+
+  // The deadline passed: the call is stopped and answered with 504, its last message.
+  #expire(call: ServedCall): void {
+    const expired = new TimeoutException(
+      `'${call.method}' did not finish before its deadline`,
+      { exception: "DeadlineExceeded" },
+    );
+    call.stop(expired);
+    this.#writeError(call, expired);
   }
 
   // Counts the call as running; the returned function counts it as finished.
-  #track(call: Call): () => void {
+  #track(call: ServedCall): () => void {
     const finish = this.#ctx.startTask();
     if (!this.#ctx.settings.accessLog) {
       return () => {
         finish();
-        this.#inflight.delete(call.id);
+        this.#end(call);
       };
     }
     const started = performance.now();
     return () => {
       finish();
-      this.#inflight.delete(call.id);
+      this.#end(call);
       const ms = Math.round((performance.now() - started) * 1000) / 1000;
       this.#access("call", { id: call.id, method: call.method, code: call.code ?? null, ms });
     };
   }
 
-  async #reply(call: Call, pending: Answer | Promise<Answer>): Promise<void> {
+  async #reply(call: ServedCall, pending: Answer | Promise<Answer>): Promise<void> {
     let answer: Answer;
     try {
       answer = await pending;
@@ -272,15 +309,23 @@ export class Session {
     const iterator = answer.stream[Symbol.asyncIterator]();
     try {
       if (!await this.#sendAnswer(call, Code.STREAM_OPEN)) return;
-      for (let r = await iterator.next(); !r.done; r = await iterator.next()) {
+      while (true) {
+        // With the credit extension the generator is not advanced past the client's window.
+        const room = call.room();
+        if (room) await room;
+        if (call.stopped) return;
+        const r = await iterator.next();
+        if (r.done) break;
         // Awaited only when the send could not finish at once: most items cost no extra turn.
         const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value);
         if (!(typeof sent === "boolean" ? sent : await sent)) return;
+        call.spend();
       }
     } catch (err) {
       return this.#sendError(call, err);
     } finally {
-      // Stops the generator if the stream ended early (connection gone, item unframable).
+      // Stops the generator if the stream ended early (cancelled, expired, connection gone, item
+      // unframable): its `finally` runs.
       try {
         await iterator.return?.();
       } catch (err) {
@@ -297,6 +342,7 @@ export class Session {
   // the call is over. Synchronous (a plain boolean) unless it must wait: compression, backpressure,
   // or a 405 to send.
   #sendAnswer(call: Call, code: number, result?: unknown): boolean | Promise<boolean> {
+    if (call.stopped) return false; // cancelled or expired: nothing more is sent for it
     const MESSAGE = code === Code.RESULT || code === Code.STREAM_ITEM
       ? { ID: call.id, RESULT: result ?? null }
       : { ID: call.id };
@@ -312,15 +358,25 @@ export class Session {
 
   async #answerFailed(call: Call, err: unknown): Promise<boolean> {
     if (!(err instanceof RpcUnavailableException)) {
-      await this.#sendError({ ...call, args: [], kwargs: {} }, err);
+      if (!call.stopped) await this.#writeError(call, err, false);
     }
     return false;
   }
 
-  async #sendError(call: Call, err: unknown): Promise<void> {
+  #sendError(call: Call, err: unknown): Promise<void> {
+    return call.stopped ? Promise.resolve() : this.#writeError(call, err);
+  }
+
+  // Sends a call error, even for a stopped call (its deadline's 504 is its last message).
+  // `echo`: whether DATA repeats the call's arguments.
+  async #writeError(call: Call, err: unknown, echo = true): Promise<void> {
     const error = err instanceof MprpcError ? err : new RPCRuntimeError(errorMessage(err));
     const exception = errorClassName(err);
-    const DATA: ErrorData = { METHOD: call.method, ARGS: call.args, KWARGS: call.kwargs };
+    const DATA: ErrorData = {
+      METHOD: call.method,
+      ARGS: echo ? call.args : [],
+      KWARGS: echo ? call.kwargs : {},
+    };
     if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = err.stack;
     const MESSAGE = { ID: call.id, EXCEPTION: exception, MESSAGE: error.message, DATA };
     call.code = error.code;
@@ -328,11 +384,8 @@ export class Session {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });
     } catch (sendErr) {
       // Only the arguments echoed in DATA can make an error unframable; drop them and retry.
-      if (
-        sendErr instanceof ResultLimitError && (call.args.length || Object.keys(call.kwargs).length)
-      ) {
-        return this.#sendError({ ...call, args: [], kwargs: {} }, err);
-      }
+      const echoed = echo && (call.args.length > 0 || Object.keys(call.kwargs).length > 0);
+      if (sendErr instanceof ResultLimitError && echoed) return this.#writeError(call, err, false);
     }
   }
 
@@ -355,6 +408,14 @@ export class Session {
   // An access-log record (`accessLog: true`), with the connection's peer and user.
   #access(event: string, fields: LogFields): void {
     if (this.#ctx.settings.accessLog) this.#ctx.logger.info(event, this.#fields(fields));
+  }
+
+  // The call has finished: it leaves the connection, and a read loop waiting for room goes on.
+  #end(call: ServedCall): void {
+    call.finish();
+    this.#inflight.delete(call.id);
+    this.#callDone?.resolve();
+    this.#callDone = undefined;
   }
 
   #fields(fields: LogFields): LogFields {

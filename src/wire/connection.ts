@@ -53,6 +53,19 @@ export class Connection {
     this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => this.abort());
   }
 
+  /**
+   * Whether more answers are queued than the socket has taken, past the high-water mark: a peer
+   * that does not read. The owner stops reading the peer until {@linkcode Connection.drained}.
+   */
+  get backlogged(): boolean {
+    return this.#joiner.backlogged;
+  }
+
+  /** Resolves once what is queued has been handed to the socket, or the connection closed. */
+  drained(): Promise<void> {
+    return this.#joiner.drained();
+  }
+
   /** Whether messages can still be sent. */
   get open(): boolean {
     return this.#open;

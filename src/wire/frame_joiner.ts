@@ -76,6 +76,18 @@ export class FrameJoiner {
     return this.#drained.promise;
   }
 
+  /** Whether more than the high-water mark is queued, waiting for the socket. */
+  get backlogged(): boolean {
+    return this.#size > this.#highWaterMark;
+  }
+
+  /** Resolves once the queue has been handed to the socket (or the joiner closed). */
+  drained(): Promise<void> {
+    if (this.#size === 0 || this.#closed) return Promise.resolve();
+    this.#drained ??= deferred();
+    return this.#drained.promise;
+  }
+
   /** Frames pushed from now on are length-prefixed (`len32`) instead of terminated. */
   useLength32(): void {
     if (this.#pending.length > 0) this.#preframed = this.#frames(this.#size);

@@ -1,0 +1,107 @@
+/**
+ * Reading a call message and the extensions' control messages (`CANCEL`, `CREDIT` grants),
+ * checked against what the connection negotiated. Nothing here does I/O.
+ *
+ * @module
+ */
+import { isMap, type Message } from "./messages.ts";
+
+/** A call message, read. */
+export interface CallMessage {
+  /** The call's `ID`. */
+  id: string;
+  /** `METHOD`, or `""` if it was not a string (then `problem` says so). */
+  method: string;
+  /** `ARGS`. */
+  args: unknown[];
+  /** `KWARGS`. */
+  kwargs: Record<string, unknown>;
+  /** `RETURN`: whether the client waits for the answer. */
+  wantsReturn: boolean;
+  /** `DEADLINE` (the `deadline` extension): milliseconds the client will wait. */
+  deadline?: number;
+  /** `CREDIT` (the `credit` extension): the stream's initial window, in items. */
+  credit?: number;
+  /** Why the call is malformed (a 400), if it is. */
+  problem?: string;
+}
+
+/** A positive integer no larger than 2^31 - 1, the range a credit window is counted in. */
+export function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) > 0 && (value as number) < 2 ** 31;
+}
+
+function isDuration(value: unknown): value is number {
+  return typeof value === "number" && value > 0 && Number.isFinite(value);
+}
+
+// Why an extension field is not acceptable on this connection, if it is not.
+function extensionProblem(
+  message: Message,
+  field: "DEADLINE" | "CREDIT",
+  extension: string,
+  negotiated: ReadonlySet<string>,
+  valid: (value: unknown) => boolean,
+): string | undefined {
+  if (!(field in message)) return undefined;
+  if (!negotiated.has(extension)) {
+    return `${field} needs the '${extension}' extension, which this connection did not negotiate`;
+  }
+  return valid(message[field]) ? undefined : `${field} must be a positive number`;
+}
+
+/** Reads the call `message` (which has a string `ID`), for a connection that negotiated `negotiated`. */
+export function readCall(message: Message, negotiated: ReadonlySet<string>): CallMessage {
+  const { ID, METHOD, ARGS = [], KWARGS = {}, RETURN = true, DEADLINE, CREDIT } = message;
+  const call: CallMessage = {
+    id: ID as string,
+    method: typeof METHOD === "string" ? METHOD : "",
+    args: Array.isArray(ARGS) ? ARGS : [],
+    kwargs: isMap(KWARGS) ? KWARGS : {},
+    wantsReturn: RETURN !== false,
+  };
+  call.problem = typeof METHOD !== "string"
+    ? "METHOD must be a string"
+    : !Array.isArray(ARGS)
+    ? "ARGS must be an array"
+    : !isMap(KWARGS)
+    ? "KWARGS must be a map"
+    : typeof RETURN !== "boolean"
+    ? "RETURN must be a boolean"
+    : extensionProblem(message, "DEADLINE", "deadline", negotiated, isDuration) ??
+      extensionProblem(message, "CREDIT", "credit", negotiated, isCount);
+  if (call.problem === undefined) {
+    delete call.problem;
+    if (DEADLINE !== undefined) call.deadline = DEADLINE as number;
+    if (CREDIT !== undefined) call.credit = CREDIT as number;
+  }
+  return call;
+}
+
+/** A control message of an extension: a cancel, or a credit grant. */
+export type ControlMessage =
+  | { kind: "cancel"; id: string }
+  | { kind: "credit"; id: string; items: number };
+
+/**
+ * Reads `message` as a control message, if it is one (it has `CANCEL`, or a map `CREDIT`):
+ * the message, or a reason it is refused (the `506` the extensions specify): malformed, or its
+ * extension not negotiated. `undefined` if it is no control message at all.
+ */
+export function readControl(
+  message: Message,
+  negotiated: ReadonlySet<string>,
+): ControlMessage | { refused: string } | undefined {
+  if ("CANCEL" in message) {
+    if (!negotiated.has("cancel")) return { refused: "CANCEL needs the 'cancel' extension" };
+    const id = message.CANCEL;
+    return typeof id === "string" ? { kind: "cancel", id } : { refused: "CANCEL must be an ID" };
+  }
+  const grant = message.CREDIT;
+  if (!isMap(grant) || "ID" in message) return undefined;
+  if (!negotiated.has("credit")) return { refused: "CREDIT needs the 'credit' extension" };
+  const { ID: id, ITEMS: items } = grant;
+  return typeof id === "string" && isCount(items)
+    ? { kind: "credit", id, items }
+    : { refused: "a CREDIT grant needs a string ID and a positive integer ITEMS" };
+}

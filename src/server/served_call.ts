@@ -1,0 +1,165 @@
+/**
+ * One call as the server serves it: the request, the context its handler sees, and the state the
+ * session keeps to stop it (cancel, deadline, the connection closing) and to pace its stream
+ * (credit).
+ *
+ * @module
+ */
+import type { CallContext } from "../call/call_context.ts";
+import { type Deferred, deferred } from "../util/deferred.ts";
+import type { CallRequest } from "./dispatcher.ts";
+
+/** A call being served; it is its handler's {@linkcode CallContext}. */
+export class ServedCall implements CallContext, CallRequest {
+  /** The last status code sent for it (the access log's). */
+  code?: number;
+
+  readonly #request: CallRequest;
+  readonly #peer: string;
+  readonly #user: string | null;
+  readonly #deadline?: number;
+  // Where the abort of a call that outlives its connection comes from (the server stopping).
+  readonly #outer?: AbortSignal;
+  #controller?: AbortController;
+  #stop?: { reason: unknown };
+  #unlink?: () => void;
+  #timer?: ReturnType<typeof setTimeout>;
+  // The stream's window: items the client granted, and items sent (credit extension).
+  #credit?: { granted: number; sent: number; more?: Deferred<void> };
+
+  /**
+   * A call from `peer`, authenticated as `user`, with an absolute `deadline` (ms since the epoch)
+   * and an initial stream window of `credit` items, if the client sent them. `outer` is given for
+   * a call that outlives its connection: it stops when `outer` aborts, not with the connection.
+   */
+  constructor(
+    request: CallRequest,
+    peer: string,
+    user: string | null,
+    options: { deadline?: number; credit?: number; outer?: AbortSignal } = {},
+  ) {
+    this.#request = request;
+    this.#peer = peer;
+    this.#user = user;
+    this.#deadline = options.deadline;
+    this.#outer = options.outer;
+    if (options.credit !== undefined) this.#credit = { granted: options.credit, sent: 0 };
+  }
+
+  /** The call's `ID`. */
+  get id(): string {
+    return this.#request.id;
+  }
+
+  /** The method name. */
+  get method(): string {
+    return this.#request.method;
+  }
+
+  /** Positional arguments. */
+  get args(): unknown[] {
+    return this.#request.args;
+  }
+
+  /** Named arguments. */
+  get kwargs(): Record<string, unknown> {
+    return this.#request.kwargs;
+  }
+
+  /** `host:port` of the client. */
+  get peer(): string {
+    return this.#peer;
+  }
+
+  /** The user the client authenticated as. */
+  get user(): string | null {
+    return this.#user;
+  }
+
+  /** When the call must be over, in ms since the epoch (the `deadline` extension). */
+  get deadline(): number | undefined {
+    return this.#deadline;
+  }
+
+  /**
+   * Aborts when the call is stopped. Made on first use: most handlers never look, and an
+   * `AbortController` per call would cost every call.
+   */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#stop) this.#controller.abort(this.#stop.reason);
+      else this.#link();
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the call was stopped: nothing more is sent for it. */
+  get stopped(): boolean {
+    return this.#stop !== undefined;
+  }
+
+  /** Whether it follows its connection (false for a `RETURN: false` call). */
+  get attached(): boolean {
+    return this.#outer === undefined;
+  }
+
+  /**
+   * Stops the call: its signal aborts, a stream waiting for credit wakes to find it stopped, and
+   * nothing more is sent for it. Once; later calls do nothing.
+   */
+  stop(reason: unknown): void {
+    if (this.#stop) return;
+    this.#stop = { reason };
+    this.#controller?.abort(reason);
+    this.#credit?.more?.resolve();
+    this.finish();
+  }
+
+  /** Calls `onExpiry` at the deadline, unless the call finishes first. */
+  expireAt(deadline: number, onExpiry: () => void): void {
+    this.#timer = setTimeout(onExpiry, Math.max(0, deadline - Date.now()));
+  }
+
+  /** Adds `items` to the stream's window (a credit grant). */
+  grant(items: number): void {
+    if (!this.#credit) return;
+    this.#credit.granted += items;
+    this.#credit.more?.resolve();
+    this.#credit.more = undefined;
+  }
+
+  /** Counts one item sent. */
+  spend(): void {
+    if (this.#credit) this.#credit.sent++;
+  }
+
+  /**
+   * Resolves when the stream may send another item: `undefined` (no wait) while its window has
+   * room, or when it has none (0.1); a promise once the window is used up, settled by the next
+   * grant or by the call stopping.
+   */
+  room(): Promise<void> | undefined {
+    const credit = this.#credit;
+    if (!credit || credit.sent < credit.granted || this.#stop) return undefined;
+    credit.more ??= deferred();
+    return credit.more.promise;
+  }
+
+  /** Releases the timer and the link to the outer signal: the call is over. */
+  finish(): void {
+    clearTimeout(this.#timer);
+    this.#unlink?.();
+    this.#unlink = undefined;
+  }
+
+  // A call that outlives its connection stops when the outer signal aborts.
+  #link(): void {
+    const outer = this.#outer;
+    if (!outer) return;
+    if (outer.aborted) return this.stop(outer.reason);
+    const onAbort = () => this.stop(outer.reason);
+    outer.addEventListener("abort", onAbort, { once: true });
+    this.#unlink = () => outer.removeEventListener("abort", onAbort);
+  }
+}

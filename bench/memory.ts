@@ -12,7 +12,7 @@
  * 2. **Slow consumer (client memory).** This script in `--consumer <port>` mode (its own process,
  *    so its RSS is its alone) calls `items(2 000 000, 1024)`, holds the stream unread for 6 s,
  *    then reads it all, checking every item arrives once and in order. Without client stream
- *    limits the whole stream piles up in the consumer during the pause.
+ *    limits all the server sends during the pause piles up in the consumer.
  *
  * Every process runs on 127.0.0.1 (port 0) and is stopped at the end; a process past 2 GiB of RSS
  * is killed on the spot (and reported), so the run stays safe without flow control.
@@ -117,7 +117,7 @@ async function probe(rpc: AsyncRPCClient): Promise<number | undefined> {
   }
 }
 
-function median(values: number[]): number | undefined {
+function median(values: number[]): number {
   const sorted = values.toSorted((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
@@ -174,6 +174,15 @@ async function flood(rogue: WireClient, stop: AbortSignal): Promise<number> {
   return written;
 }
 
+function latencySummary(latencies: (number | undefined)[]): string {
+  const answered = latencies.filter((l) => l !== undefined);
+  const failed = `${latencies.length - answered.length} of ${latencies.length} failed`;
+  if (answered.length === 0) return `echo(1): ${failed}`;
+  return `echo(1) median ${ms(median(answered))} ms, max ${
+    ms(Math.max(...answered))
+  } ms, ${failed}`;
+}
+
 interface RogueSample {
   second: number;
   rss?: number;
@@ -225,7 +234,11 @@ async function nonReadingClient(): Promise<string[]> {
     `| rogue closed + 2 s | ${mb(afterClose)} | ${ms(lastCall)} |`,
   ];
   const maxRss = Math.max(...samples.map((s) => s.rss ?? 0));
-  const answered = latencies.filter((l) => l !== undefined);
+  const stillServing = killed
+    ? "not checked (killed)"
+    : lastCall === undefined
+    ? "**no**"
+    : `yes (${ms(lastCall)} ms)`;
   return [
     "### 1. Non-reading client: server memory",
     "",
@@ -236,12 +249,8 @@ async function nonReadingClient(): Promise<string[]> {
     } MiB of arguments) in ${seconds.toFixed(1)} s${
       killed ? `; **server killed past ${RSS_CAP_MB} MiB RSS**` : ""
     }`,
-    `- other client: echo(1) median ${ms(median(answered))} ms, max ${
-      ms(answered.length ? Math.max(...answered) : undefined)
-    } ms, ${latencies.length - answered.length} of ${latencies.length} failed`,
-    `- server still serving after the rogue closed: ${
-      lastCall === undefined ? "**no**" : `yes (${ms(lastCall)} ms)`
-    }`,
+    `- other client: ${latencySummary(latencies)}`,
+    `- server still serving after the rogue closed: ${stillServing}`,
     `- **max server RSS growth above idle: ${mb(maxRss - (idle ?? 0))} MiB**`,
   ];
 }

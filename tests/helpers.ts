@@ -103,17 +103,22 @@ export class WireClient {
     return this.#json ? new TextEncoder().encode(JSON.stringify(message)) : encode(message);
   }
 
-  async send(message: unknown): Promise<void> {
+  /** `message` framed as this client frames it (terminator, or len32). */
+  frame(message: unknown): Uint8Array {
     const payload = this.encode(message);
     const frame = new Uint8Array(payload.length + TERM.length);
     if (this.length32) {
       new DataView(frame.buffer).setUint32(0, payload.length);
       frame.set(payload, 4);
-      return await this.sendRaw(frame.subarray(0, payload.length + 4));
+      return frame.subarray(0, payload.length + 4);
     }
     frame.set(payload);
     frame.set(TERM, payload.length);
-    await this.sendRaw(frame);
+    return frame;
+  }
+
+  async send(message: unknown): Promise<void> {
+    await this.sendRaw(this.frame(message));
   }
 
   // The next complete payload in the buffer, or undefined.

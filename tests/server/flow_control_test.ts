@@ -1,0 +1,228 @@
+/**
+ * Flow control, cancellation and deadlines (docs/extensions.md: cancel, deadline, credit), over
+ * real sockets: what a slow, hostile or impatient peer can and cannot make the server do.
+ */
+import assert from "node:assert/strict";
+import { test } from "../test_platform.deno.ts";
+import { AsyncRPC, callContext, type Server, TimeoutException } from "../../mod.ts";
+import { collect, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
+
+type Message = Record<string, unknown>;
+const body = (m: Message | undefined) => m?.MESSAGE as Message;
+const ALL = ["len32", "cancel", "deadline", "credit"];
+
+// A wire client logged in with `extensions` (none: a pymprpc-like peer).
+async function wireClient(server: Server, extensions?: string[]): Promise<WireClient> {
+  const client = await WireClient.open(server.addr.port);
+  const reply = await client.login("admin", "admin", extensions);
+  assert.equal(reply?.CODE, 100);
+  client.length32 = extensions?.includes("len32") ?? false;
+  return client;
+}
+
+test("backpressure: past maxCallsPerConnection the server reads no more calls from that connection", async () => {
+  const gate = deferred();
+  let started = 0;
+  await using server = await startServer({ maxCallsPerConnection: 4 }, (s) => {
+    s.registerIntrospectionFunctions();
+    s.registerFunction(function hold() {
+      started++;
+      return gate.promise.then(() => "done");
+    });
+  });
+  const rogue = await wireClient(server);
+  try {
+    // Ten calls in one write: one read on the server.
+    const frames = Array.from({ length: 10 }, (_, i) =>
+      rogue.frame({
+        MPRPC: "0.1",
+        ID: `h${i}`,
+        METHOD: "hold",
+        RETURN: true,
+        ARGS: [],
+      }));
+    await rogue.sendRaw(concat(frames));
+    await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+    assert.equal(await other.system.lenUndoneTasks(), 5, "four held calls, and this one");
+    assert.equal(started, 4);
+    gate.resolve();
+    const ids = new Set<unknown>();
+    for (let i = 0; i < 10; i++) ids.add(body(await rogue.next()).ID);
+    assert.equal(ids.size, 10, "every call ran once there was room");
+    assert.equal(started, 10);
+  } finally {
+    rogue.close();
+  }
+});
+
+test("backpressure: a client that never reads its answers stops being read; others are served", async () => {
+  let ran = 0;
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function big() {
+      ran++;
+      return "y".repeat(1024 * 1024);
+    });
+    s.registerFunction(function add(a: number, b: number) {
+      return a + b;
+    });
+  });
+  const rogue = await wireClient(server);
+  try {
+    // 200 calls for 1 MiB answers each, in one small write; the rogue never reads.
+    const frames = Array.from({ length: 200 }, (_, i) =>
+      rogue.frame({
+        MPRPC: "0.1",
+        ID: `b${i}`,
+        METHOD: "big",
+        RETURN: true,
+        ARGS: [],
+      }));
+    await rogue.sendRaw(concat(frames));
+    await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+    for (let i = 0; i < 20; i++) assert.equal(await other.add(i, 1), i + 1);
+    // Without backpressure all 200 would have run in the read that brought them: 200 MiB queued.
+    assert.ok(ran < 100, `${ran} of 200 calls ran while their answers were not read`);
+  } finally {
+    rogue.close();
+  }
+});
+
+test("cancel: breaking out of a stream runs the server generator's finally", async () => {
+  const finalized = deferred();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(async function* forever() {
+      try {
+        for (let i = 0;; i++) yield i;
+      } finally {
+        finalized.resolve();
+      }
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  for await (const item of await rpc.forever()) if (item === 3) break;
+  await finalized.promise;
+});
+
+test("cancel: an aborted signal rejects with its reason and aborts the handler's signal", async () => {
+  const started = deferred();
+  const aborted = deferred<unknown>();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function wait() {
+      const { signal } = callContext();
+      signal.addEventListener("abort", () => aborted.resolve(signal.reason));
+      started.resolve();
+      return new Promise((resolve) => signal.addEventListener("abort", resolve));
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  const controller = new AbortController();
+  const call = rpc.call("wait", [], {}, { signal: controller.signal });
+  await started.promise;
+  controller.abort(new Error("changed my mind"));
+  await assert.rejects(call, /changed my mind/);
+  assert.match(String(await aborted.promise), /cancelled/);
+  assert.equal(
+    await rpc.with({ timeout: 5 }).call("wait", [], {}, {
+      signal: AbortSignal.abort(new Error("too late")),
+    }).catch((e: Error) => e.message),
+    "too late",
+    "an aborted signal sends nothing",
+  );
+});
+
+test("deadline: a call timeout travels to the server, which aborts the handler and answers 504", async () => {
+  const seen = deferred<{ deadline?: number; now: number }>();
+  const aborted = deferred();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function slow() {
+      const { deadline, signal } = callContext();
+      seen.resolve({ deadline, now: Date.now() });
+      signal.addEventListener("abort", () => aborted.resolve());
+      return new Promise((resolve) => signal.addEventListener("abort", resolve));
+    });
+  });
+  const client = await wireClient(server, ALL);
+  try {
+    await client.call("d", "slow", [], { DEADLINE: 50 });
+    const { deadline, now } = await seen.promise;
+    assert.ok(deadline !== undefined && deadline - now <= 50 && deadline - now > 0);
+    const reply = await client.next();
+    assert.equal(reply?.CODE, 504);
+    assert.deepEqual([body(reply).ID, body(reply).EXCEPTION], ["d", "DeadlineExceeded"]);
+    await aborted.promise;
+  } finally {
+    client.close();
+  }
+});
+
+test("credit: a stream is advanced only as far as the client granted", async () => {
+  let produced = 0;
+  const sixteen = deferred();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(async function* count(n: number) {
+      for (let i = 0; i < n; i++) {
+        if (++produced === 16) sixteen.resolve();
+        yield i;
+      }
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0, streamWindow: 16 });
+  const items = await rpc.count(1000);
+  await sixteen.promise;
+  await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  for (let i = 0; i < 10; i++) await other.count(0); // the server goes round its loop meanwhile
+  assert.equal(produced, 16, "no item past the window");
+  const all = await collect(items as AsyncIterable<number>);
+  assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i), "every item, in order");
+});
+
+test("extensions: control messages and fields a connection did not negotiate are refused clearly", async () => {
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function add(a: number, b: number) {
+      return a + b;
+    });
+  });
+  const plain = await wireClient(server);
+  try {
+    await plain.send({ MPRPC: "0.1", CANCEL: "x" });
+    assert.equal((await plain.next())?.CODE, 506);
+    await plain.send({ MPRPC: "0.1", CREDIT: { ID: "x", ITEMS: 5 } });
+    assert.equal((await plain.next())?.CODE, 506);
+    await plain.call("d", "add", [1, 2], { DEADLINE: 1000 });
+    const refused = await plain.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [400, "d"]);
+    assert.match(String(body(refused).MESSAGE), /needs the 'deadline' extension/);
+    await plain.call("ok", "add", [1, 2]);
+    assert.deepEqual(body(await plain.next()), { ID: "ok", RESULT: 3 }, "nothing was lost");
+  } finally {
+    plain.close();
+  }
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) out.set(part, at), at += part.length;
+  return out;
+}
+
+test("timeout: a client-side timeout rejects with TimeoutException and stops the handler", async () => {
+  const aborted = deferred();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function slow() {
+      const { signal } = callContext();
+      signal.addEventListener("abort", () => aborted.resolve());
+      return new Promise((resolve) => signal.addEventListener("abort", resolve));
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  await assert.rejects(rpc.with({ timeout: 0.05 }).slow(), TimeoutException);
+  await aborted.promise;
+  assert.equal(
+    await rpc.with({ timeout: 5 }).call("slow", [], {}, { timeout: 0.01 }).catch((e) =>
+      e.constructor.name
+    ),
+    "TimeoutException",
+    "a call's own option wins over the view's",
+  );
+});

@@ -11,14 +11,45 @@ import { runInCall } from "../call/call_context.ts";
 import { RpcUnavailableException } from "../protocol/errors.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import type { ToWorker } from "./worker_messages.ts";
-import { describeError, detachBinary } from "./worker_messages.ts";
+import { describeError, detachBinary, STREAM_WINDOW } from "./worker_messages.ts";
 
 type CallMessage = Extract<ToWorker, { type: "call" }>;
 
 const port = parentPort();
 const modules = new Map<string, Record<string, unknown>>();
-/** The abort controller of each running call, by pool id; a call removes its own when it ends. */
-const running = new Map<number, AbortController>();
+/** Each running call, by pool id; a call removes its own when it ends. */
+const running = new Map<number, RunningCall>();
+
+// What the pool can tell a running call: stop, or send more items.
+class RunningCall {
+  readonly controller = new AbortController();
+  // Stream items the pool's reader has room for (see STREAM_WINDOW).
+  #credit = STREAM_WINDOW;
+  #more?: () => void;
+
+  grant(items: number): void {
+    this.#credit += items;
+    this.#wake();
+  }
+
+  cancel(): void {
+    this.controller.abort(new RpcUnavailableException("the call was cancelled"));
+    this.#wake();
+  }
+
+  // Spends one item of credit, first waiting for some if there is none (or for a cancel).
+  async spend(): Promise<void> {
+    while (this.#credit === 0 && !this.controller.signal.aborted) {
+      await new Promise<void>((resolve) => this.#more = resolve);
+    }
+    this.#credit--;
+  }
+
+  #wake(): void {
+    this.#more?.();
+    this.#more = undefined;
+  }
+}
 
 async function load(urls: string[]): Promise<void> {
   try {
@@ -47,7 +78,8 @@ function post(id: number, type: "value" | "item", value: unknown): void {
 }
 
 // Runs the function and, for a stream, drives it to its end or until the call is cancelled.
-async function execute({ id, url, name, args }: CallMessage, signal: AbortSignal): Promise<void> {
+async function execute({ id, url, name, args }: CallMessage, call: RunningCall): Promise<void> {
+  const { signal } = call.controller;
   try {
     const fn = modules.get(url)?.[name] as (...args: unknown[]) => unknown;
     const result = await fn(...args);
@@ -57,6 +89,9 @@ async function execute({ id, url, name, args }: CallMessage, signal: AbortSignal
       // Leaving the loop runs the generator's `finally`; a stream cut short did not end.
       if (signal.aborted) throw new RpcUnavailableException("the call was cancelled");
       post(id, "item", item);
+      // The generator is not advanced past what the pool's reader has room for.
+      await call.spend();
+      if (signal.aborted) throw new RpcUnavailableException("the call was cancelled");
     }
     port.post({ type: "end", id });
   } catch (err) {
@@ -64,14 +99,15 @@ async function execute({ id, url, name, args }: CallMessage, signal: AbortSignal
   }
 }
 
-async function call(message: CallMessage): Promise<void> {
-  const controller = new AbortController();
-  running.set(message.id, controller);
+async function serve(message: CallMessage): Promise<void> {
+  const call = new RunningCall();
+  running.set(message.id, call);
   try {
     // The whole run, stream included, is inside runInCall: a generator's body runs in whoever
     // calls next(), so iterating outside would lose the context.
-    const run = () => execute(message, controller.signal);
-    const context = message.context && { ...message.context, signal: controller.signal };
+    const run = () => execute(message, call);
+    const { signal } = call.controller;
+    const context = message.context && { ...message.context, signal };
     await (context ? runInCall(context, run) : run());
   } finally {
     running.delete(message.id);
@@ -81,6 +117,7 @@ async function call(message: CallMessage): Promise<void> {
 port.onMessage((data) => {
   const message = data as ToWorker;
   if (message.type === "load") load(message.urls);
-  else if (message.type === "call") call(message);
-  else running.get(message.id)?.abort();
+  else if (message.type === "call") serve(message);
+  else if (message.type === "credit") running.get(message.id)?.grant(message.items);
+  else running.get(message.id)?.cancel();
 });

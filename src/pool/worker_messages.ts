@@ -32,7 +32,14 @@ export type ToWorker =
     args: unknown[];
     context?: WorkerCallContext;
   }
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  | { type: "credit"; id: number; items: number };
+
+/**
+ * How many items of a stream a worker sends ahead of the pool's reader: past it, the worker waits
+ * for a "credit" message, which the pool sends each time its reader has taken half of them.
+ */
+export const STREAM_WINDOW = 64;
 
 /** An exported function a worker found. */
 export interface WorkerExport {

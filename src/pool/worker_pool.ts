@@ -16,12 +16,13 @@ import {
 } from "../protocol/errors.ts";
 import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
-import type {
-  ErrorDescription,
-  FromWorker,
-  ToWorker,
-  WorkerCallContext,
-  WorkerExport,
+import {
+  type ErrorDescription,
+  type FromWorker,
+  STREAM_WINDOW,
+  type ToWorker,
+  type WorkerCallContext,
+  type WorkerExport,
 } from "./worker_messages.ts";
 
 const WORKER_URL = new URL("./worker_main.ts", import.meta.url);
@@ -54,6 +55,8 @@ interface Task {
   readonly detach: () => void;
   /** The worker it was dispatched to. */
   worker?: PoolWorker;
+  /** Stream items the reader took since the last credit sent to the worker. */
+  taken: number;
 }
 
 interface PoolWorker {
@@ -175,6 +178,7 @@ export class WorkerPool {
       args,
       context,
       call: new CallState(),
+      taken: 0,
       detach: () => signal?.removeEventListener("abort", onAbort),
     };
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -258,7 +262,7 @@ export class WorkerPool {
         task.call.value(message.value);
         return this.#finish(worker);
       case "stream":
-        return void task.call.open(() => this.#cancel(task));
+        return void task.call.open(() => this.#cancel(task), () => this.#took(task));
       case "item":
         return void task.call.item(message.value);
       case "end":
@@ -294,6 +298,14 @@ export class WorkerPool {
     if (worker?.task === task) {
       worker.handle.post({ type: "cancel", id: task.id } satisfies ToWorker);
     }
+  }
+
+  // The stream's reader took an item: let the worker send as many again, half a window at a time.
+  #took(task: Task): void {
+    if (++task.taken < STREAM_WINDOW / 2 || task.worker?.task !== task) return;
+    const items = task.taken;
+    task.taken = 0;
+    task.worker.handle.post({ type: "credit", id: task.id, items } satisfies ToWorker);
   }
 
   #fail(task: Task, error: MprpcError): void {

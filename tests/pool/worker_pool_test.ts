@@ -10,6 +10,8 @@ import {
   type Server,
 } from "../../mod.ts";
 import { WorkerPool } from "../../src/pool/worker_pool.ts";
+import { STREAM_WINDOW } from "../../src/pool/worker_messages.ts";
+import type { ItemStream } from "../../src/call/item_stream.ts";
 import {
   collect,
   deferred,
@@ -405,6 +407,26 @@ test("pool: a reader that stops a pool stream aborts the call's signal in the wo
     await aborted.seen;
   } finally {
     aborted.close();
+    await pool.close();
+  }
+});
+
+test("pool: a stream's worker runs no further ahead of its reader than the window", async () => {
+  const pool = new WorkerPool({ size: 1, urls: [HANDLERS.href], logger: silentLogger });
+  await pool.start();
+  try {
+    const items = await pool.run(HANDLERS.href, "count", [300]) as ItemStream;
+    let most = 0;
+    let expected = 0;
+    for (let r = await items.next(); !r.done; r = await items.next()) {
+      assert.equal(r.value, expected++);
+      most = Math.max(most, items.buffered);
+      // A slow reader: a whole turn of the event loop per item, while the worker could post all.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    assert.equal(expected, 300, "every item, in order");
+    assert.ok(most <= STREAM_WINDOW, `at most ${most} items waited for the reader`);
+  } finally {
     await pool.close();
   }
 });

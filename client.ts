@@ -12,4 +12,10 @@ export {
   type RemoteMethod,
   type RemoteView,
 } from "./src/client/async_rpc.ts";
-export { RPC, type RPCClient, type SyncRemoteMethod } from "./src/client/sync_client.ts";
+export {
+  RPC,
+  type RPCClient,
+  type SyncCallOptions,
+  type SyncRemoteMethod,
+  type SyncRemoteView,
+} from "./src/client/sync_client.ts";

@@ -52,7 +52,9 @@ export {
   type RemoteView,
   RPC,
   type RPCClient,
+  type SyncCallOptions,
   type SyncRemoteMethod,
+  type SyncRemoteView,
 } from "./client.ts";
 export {
   ExpireStreamWarning,

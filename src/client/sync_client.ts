@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { CLIENT_OPTIONS, type ClientOptions } from "./client_session.ts";
-import { checkOptions } from "../util/options.ts";
+import { type CallOptions, CLIENT_OPTIONS, type ClientOptions } from "./client_session.ts";
+import { checkOptions, optionNames } from "../util/options.ts";
 import { Decoder } from "../../deps.ts";
 import { parseAddress } from "../protocol/address.ts";
 import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
@@ -38,6 +38,14 @@ export interface SyncRemoteMethod {
   /** The method `<this name>.<name>`. */
   readonly [name: string]: SyncRemoteMethod;
 }
+
+/** Options of one synchronous call: a timeout (a blocked caller cannot be aborted by a signal). */
+export type SyncCallOptions = Pick<CallOptions, "timeout">;
+
+const SYNC_CALL_OPTIONS = optionNames<SyncCallOptions>({ timeout: true });
+
+/** What {@linkcode RPC.with} returns: attribute calls and `call`, carrying call options. */
+export type SyncRemoteView = { readonly [name: string]: SyncRemoteMethod } & { call: RPC["call"] };
 
 /** An {@linkcode RPC} with attribute-style calls typed. */
 export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
@@ -117,15 +125,38 @@ export class RPC implements Disposable {
 
   /**
    * Calls `method` with positional `args` and named `kwargs`; returns its result, or a sync
-   * iterable of the items of a streamed result.
+   * iterable of the items of a streamed result. `options.timeout` overrides the client's.
    */
   // deno-lint-ignore no-explicit-any
-  call<T = any>(method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): T {
-    const reply = this.#request({ op: "call", method, args, kwargs }) as {
+  call<T = any>(
+    method: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    options: SyncCallOptions = {},
+  ): T {
+    checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
+    const { timeout } = options;
+    const wait = this.#callTimeout(timeout);
+    const reply = this.#request({ op: "call", method, args, kwargs, timeout }, wait) as {
       value?: unknown;
       stream?: number;
     };
-    return (reply.stream === undefined ? reply.value : this.#iterate(reply.stream)) as T;
+    return (reply.stream === undefined ? reply.value : this.#iterate(reply.stream, wait)) as T;
+  }
+
+  /**
+   * A view of this client whose calls carry `options`, attribute calls included:
+   * `rpc.with({ timeout: 1 }).slow()`.
+   */
+  with(options: SyncCallOptions): SyncRemoteView {
+    checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
+    const call = <T>(
+      method: string,
+      args: unknown[] = [],
+      kwargs: Record<string, unknown> = {},
+      more: SyncCallOptions = {},
+    ) => this.call<T>(method, args, kwargs, { ...options, ...more });
+    return withRemoteMethods({ call }, (name, args) => call(name, args)) as SyncRemoteView;
   }
 
   /** Calls `method` without waiting for its outcome; returns the ID for `system.getresult`. */
@@ -155,11 +186,11 @@ export class RPC implements Disposable {
     this.close();
   }
 
-  *#iterate(stream: number): Generator<unknown> {
+  *#iterate(stream: number, wait: number): Generator<unknown> {
     let finished = false;
     try {
       while (true) {
-        const { done, value } = this.#request({ op: "next", stream }) as {
+        const { done, value } = this.#request({ op: "next", stream }, wait) as {
           done: boolean;
           value: unknown;
         };
@@ -186,8 +217,9 @@ export class RPC implements Disposable {
     throw errorFromCode(code, message, { id, exception, data });
   }
 
-  #callTimeout(): number {
-    const seconds = this.#options.timeout;
+  // How long the caller blocks for one answer: the call's timeout (the worker's client enforces
+  // it) plus a margin for the worker itself.
+  #callTimeout(seconds = this.#options.timeout): number {
     return seconds ? seconds * 1000 + WORKER_MARGIN_MS : Infinity;
   }
 

@@ -9,7 +9,13 @@ import type { ErrorData } from "../protocol/messages.ts";
 /** An operation the caller blocks on until the worker answers it. */
 export type SyncOperation =
   | { op: "connect"; url: string; options: ClientOptions; channel: SharedArrayBuffer }
-  | { op: "call"; method: string; args: unknown[]; kwargs: Record<string, unknown> }
+  | {
+    op: "call";
+    method: string;
+    args: unknown[];
+    kwargs: Record<string, unknown>;
+    timeout?: number;
+  }
   | { op: "delay"; method: string; args: unknown[]; kwargs: Record<string, unknown> }
   | { op: "next"; stream: number }
   | { op: "reconnect" }

@@ -27,7 +27,8 @@ async function handle(request: SyncOperation): Promise<unknown> {
       await rpc.connect();
       return rpc.remoteInfo;
     case "call": {
-      const result = await rpc.call(request.method, request.args, request.kwargs);
+      const { method, args, kwargs, timeout } = request;
+      const result = await rpc.call(method, args, kwargs, timeout ? { timeout } : undefined);
       if (!(result instanceof ItemStream)) return { value: result };
       streams.set(nextStream, result[Symbol.asyncIterator]());
       return { stream: nextStream++ };

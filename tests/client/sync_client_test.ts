@@ -75,6 +75,18 @@ test("sync: a per-call timeout throws TimeoutException instead of blocking", asy
   assert.equal(rpc.testfunc(1, 2), 3);
 });
 
+test("sync: with({ timeout }) gives calls their own timeout, attribute calls included", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  assert.throws(() => rpc.with({ timeout: 0.1 }).slow(2000), TimeoutException);
+  assert.throws(() => rpc.call("slow", [2000], {}, { timeout: 0.1 }), TimeoutException);
+  assert.equal(rpc.with({ timeout: 5 }).testfunc(1, 2), 3);
+  assert.throws(
+    () => rpc.with({ signal: null } as never),
+    /unknown SyncCallOptions option 'signal'/,
+  );
+});
+
 test("sync: a server that dies mid-call is a clear error, not a hang", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);

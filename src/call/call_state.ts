@@ -82,10 +82,10 @@ export class CallState {
     return this.#stream;
   }
 
-  /** One item of the open stream. */
-  item(value: unknown): boolean {
+  /** One item of the open stream, of `size` bytes on the wire (for flow control). */
+  item(value: unknown, size?: number): boolean {
     if (!this.streaming) return false;
-    this.#stream!.push(value);
+    this.#stream!.push(value, size);
     return true;
   }
 

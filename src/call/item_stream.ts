@@ -28,6 +28,9 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
   readonly #onCancel?: () => void;
   readonly #onTake?: () => void;
   #items: unknown[] = [];
+  // The size of each item as its sender counted it (flow control's bytes), beside #items.
+  #sizes: number[] = [];
+  #bytes = 0;
   #head = 0;
   #ended = false;
   #failure?: { error: unknown };
@@ -47,10 +50,17 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
     return this.#items.length - this.#head;
   }
 
-  /** Adds an item; dropped if the reader stopped. */
-  push(item: unknown): void {
+  /** The sizes given with the items pushed and not yet read, added up. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Adds an item of `size` bytes (for {@linkcode ItemStream.bufferedBytes}); dropped if the reader stopped. */
+  push(item: unknown, size = 0): void {
     if (this.cancelled) return;
     this.#items.push(item);
+    this.#sizes.push(size);
+    this.#bytes += size;
     this.#wakeReader();
   }
 
@@ -72,8 +82,9 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
       await new Promise<void>((resolve) => this.#wake = resolve);
     }
     if (this.#head < this.#items.length) {
+      this.#bytes -= this.#sizes[this.#head];
       const value = this.#items[this.#head++];
-      if (this.#head === this.#items.length) this.#items = [], this.#head = 0;
+      if (this.#head === this.#items.length) this.#items = [], this.#sizes = [], this.#head = 0;
       this.#onTake?.();
       return { value, done: false };
     }
@@ -91,6 +102,8 @@ export class ItemStream implements AsyncIterableIterator<unknown> {
     }
     this.#ended = true;
     this.#items = [];
+    this.#sizes = [];
+    this.#bytes = 0;
     this.#head = 0;
     // A next() still waiting (its caller gave up on it) ends now instead of waiting forever.
     this.#wakeReader();

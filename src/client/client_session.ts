@@ -27,6 +27,7 @@ import {
 import type { ServerAddress } from "../protocol/address.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
+import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
 import type { ItemStream } from "../call/item_stream.ts";
@@ -50,12 +51,13 @@ export interface ClientOptions {
   /** The most bytes one incoming message may have. @default {67108864} (64 MiB) */
   maxMessageSize?: number;
   /**
-   * The most unread items a stream holds. With a server that accepted the `credit` extension
-   * (mprpc), the server sends no more than that ahead of the reader; with one that did not
-   * (pymprpc), the client stops reading the connection, holding back its other calls too, until
-   * the reader has taken half of them. @default {128}
+   * The bytes of unread items one stream may hold (counted on the wire). With a server that
+   * accepted the `credit` extension (mprpc), the client grants the server only as many items as
+   * fit, judging by the sizes seen so far; with one that did not (pymprpc), the client stops
+   * reading the connection, holding back its other calls too, until the reader has taken half
+   * of them. @default {4194304} (4 MiB)
    */
-  streamWindow?: number;
+  streamBuffer?: number;
 }
 
 /** Options of one call; they override the client's. */
@@ -81,8 +83,15 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   timeout: true,
   connectTimeout: true,
   maxMessageSize: true,
-  streamWindow: true,
+  streamBuffer: true,
 });
+
+// A stream's credit, as the client keeps it: the items it let the server send, and what came.
+interface Credit {
+  granted: number;
+  received: number;
+  receivedBytes: number;
+}
 
 interface Pending {
   state: CallState;
@@ -90,9 +99,14 @@ interface Pending {
   // Stops listening to the call's AbortSignal.
   unlisten?: () => void;
   stream?: ItemStream;
-  // Items the reader took since the last credit grant.
-  taken: number;
+  credit?: Credit;
 }
+
+// Items a stream may send before its items' sizes are known: small, so that large items cannot
+// overrun the buffer before the window adapts to them.
+const FIRST_CREDIT = 16;
+// The most items a stream may hold, however small: bounds the per-item overhead too.
+const MOST_ITEMS = 65_536;
 
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
 function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Error): Promise<T> {
@@ -116,7 +130,8 @@ export class ClientSession {
   readonly #pending = new Map<string, Pending>();
   readonly #reading: Promise<void>;
   readonly #extensions: ReadonlySet<string>;
-  readonly #window: number;
+  // streamBuffer: the bytes of unread items one stream may hold.
+  readonly #buffer: number;
   // Settled when a reader takes items, for a read loop paused by a full stream.
   #taken?: Deferred<void>;
   #heartbeat?: ReturnType<typeof setInterval>;
@@ -126,14 +141,14 @@ export class ClientSession {
     conn: Connection,
     info: HandshakeReply,
     options: ClientOptions,
-    reader: ReadableStreamDefaultReader<unknown[]>,
-    early: unknown[],
+    reader: ReadableStreamDefaultReader<MessageBatch>,
+    early: MessageBatch,
   ) {
     this.#conn = conn;
     this.info = info;
     this.#options = options;
     this.#extensions = new Set(info.EXT ?? []);
-    this.#window = options.streamWindow ?? 128;
+    this.#buffer = options.streamBuffer ?? 4 * 1024 * 1024;
     const closed = deferred<MprpcError>();
     this.closed = closed.promise;
     this.#startHeartbeat();
@@ -196,7 +211,7 @@ export class ClientSession {
     signal?.throwIfAborted();
     const id = crypto.randomUUID();
     const message = request(id, method, true, args, kwargs);
-    const pending: Pending = { state: new CallState(), taken: 0 };
+    const pending: Pending = { state: new CallState() };
     const timeout = options.timeout ?? this.#options.timeout;
     if (timeout) {
       if (this.#extensions.has("deadline")) message.DEADLINE = timeout * 1000;
@@ -210,7 +225,10 @@ export class ClientSession {
       signal.addEventListener("abort", onAbort, { once: true });
       pending.unlisten = () => signal.removeEventListener("abort", onAbort);
     }
-    if (this.#extensions.has("credit")) message.CREDIT = this.#window;
+    if (this.#extensions.has("credit")) {
+      message.CREDIT = FIRST_CREDIT;
+      pending.credit = { granted: FIRST_CREDIT, received: 0, receivedBytes: 0 };
+    }
     this.#pending.set(id, pending);
     try {
       await this.#conn.send(message);
@@ -250,13 +268,19 @@ export class ClientSession {
 
   // Owns the end of the connection: however it ends, the timer stops, the socket is released
   // and every waiting call fails with the reason.
-  async #read(reader: ReadableStreamDefaultReader<unknown[]>, early: unknown[]): Promise<void> {
+  async #read(
+    reader: ReadableStreamDefaultReader<MessageBatch>,
+    early: MessageBatch,
+  ): Promise<void> {
     try {
-      for (const message of early) this.#receive(message);
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        for (const message of r.value) this.#receive(message);
+      for (let batch = early;;) {
+        const { messages, sizes } = batch;
+        for (let i = 0; i < messages.length; i++) this.#receive(messages[i], sizes[i]);
         const full = this.#fullStream();
         if (full) await this.#untilTaken(full);
+        const r = await reader.read();
+        if (r.done) break;
+        batch = r.value;
       }
     } catch (err) {
       this.#closeReason ??= err instanceof MprpcError
@@ -275,7 +299,7 @@ export class ClientSession {
     }
   }
 
-  #receive(message: unknown): void {
+  #receive(message: unknown, size: number): void {
     if (!isMap(message) || message.MPRPC !== VERSION) {
       this.#closeReason = new ProtocolException(
         `not an MPRPC ${VERSION} message: ${JSON.stringify(message)}`,
@@ -315,7 +339,8 @@ export class ClientSession {
         pending.stream = state.open(() => this.#giveUp(id), () => this.#took(id, pending));
         return;
       case Code.STREAM_ITEM:
-        state.item(body.RESULT);
+        if (pending.credit) pending.credit.received++, pending.credit.receivedBytes += size;
+        state.item(body.RESULT, size);
         return;
       case Code.STREAM_END:
         this.#forget(id);
@@ -346,32 +371,39 @@ export class ClientSession {
     this.#wakeReadLoop();
   }
 
-  // The reader took an item of call `id`'s stream: grant the server as much again, half a window
-  // at a time (credit), and wake a read loop waiting for room.
+  // The reader took an item of call `id`'s stream: wake a read loop waiting for room, and grant
+  // the server as many items as now fit (credit), in batches of half a window.
   #took(id: string, pending: Pending): void {
     this.#wakeReadLoop();
-    if (!this.#extensions.has("credit") || ++pending.taken < this.#window / 2) return;
-    if (!this.#pending.has(id) || !this.#conn.open) return;
-    const ITEMS = pending.taken;
-    pending.taken = 0;
+    const { credit, stream } = pending;
+    if (!credit || !stream || !this.#pending.has(id) || !this.#conn.open) return;
+    const average = Math.max(1, credit.receivedBytes / Math.max(1, credit.received));
+    const window = Math.min(MOST_ITEMS, Math.max(1, Math.floor(this.#buffer / average)));
+    const held = credit.granted - credit.received + stream.buffered;
+    const ITEMS = window - held;
+    if (ITEMS < Math.max(1, window / 2)) return;
+    credit.granted += ITEMS;
     Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CREDIT: { ID: id, ITEMS } }))
       .catch(() => {});
   }
 
-  // A stream holding a full window of unread items: the socket is not read until it has room.
+  // A stream holding a full buffer of unread items: the socket is not read until it has room.
   // With credit the server never sends that far ahead; without (pymprpc) this is the only bound.
   #fullStream(): string | undefined {
-    for (const [id, pending] of this.#pending) {
-      if (pending.stream && pending.stream.buffered >= this.#window) return id;
+    for (const [id, { stream }] of this.#pending) {
+      if (stream && (stream.bufferedBytes >= this.#buffer || stream.buffered >= MOST_ITEMS)) {
+        return id;
+      }
     }
     return undefined;
   }
 
-  // Waits until the reader of call `id` has taken half its window, or the call is over.
+  // Waits until the reader of call `id` has taken half its buffer, or the call is over.
   async #untilTaken(id: string): Promise<void> {
     while (this.#conn.open) {
       const stream = this.#pending.get(id)?.stream;
-      if (!stream || stream.buffered <= this.#window / 2) return;
+      if (!stream) return;
+      if (stream.bufferedBytes <= this.#buffer / 2 && stream.buffered <= MOST_ITEMS / 2) return;
       await (this.#taken ??= deferred()).promise;
     }
   }
@@ -387,23 +419,23 @@ export class ClientSession {
 async function handshake(
   conn: Connection,
   address: ServerAddress,
-): Promise<[HandshakeReply, ReadableStreamDefaultReader<unknown[]>, unknown[]]> {
+): Promise<[HandshakeReply, ReadableStreamDefaultReader<MessageBatch>, MessageBatch]> {
   const reader = conn.messages.getReader();
   // pymprpc ignores EXT and answers without it: the connection then stays plain MPRPC 0.1.
   await conn.send({
     MPRPC: VERSION,
     AUTH: { USERNAME: address.username, PASSWORD: address.password, EXT: [...EXTENSIONS] },
   });
-  let reply: unknown;
-  let early: unknown[] = [];
+  let batch: MessageBatch | undefined;
   try {
-    [reply, ...early] = (await reader.read()).value ?? [];
+    batch = (await reader.read()).value;
   } catch (cause) {
     throw new ProtocolException(
       "could not decode the server's handshake reply: do the debug and compression options match the server's?",
       { cause },
     );
   }
+  const reply = batch?.messages[0];
   if (!isMap(reply)) {
     throw new RpcUnavailableException("the server closed the connection during the handshake");
   }
@@ -412,6 +444,8 @@ async function handshake(
     throw errorFromCode(Number(reply.CODE), `unexpected handshake reply ${JSON.stringify(reply)}`);
   }
   if (Array.isArray(reply.EXT) && reply.EXT.includes("len32")) conn.useLength32();
+  // Whatever came in the same read as the reply is the session's to handle.
+  const early = { messages: batch!.messages.slice(1), sizes: batch!.sizes.slice(1) };
   return [reply as unknown as HandshakeReply, reader, early];
 }
 

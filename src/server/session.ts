@@ -117,7 +117,7 @@ export class Session {
     const reader = this.#conn.messages.getReader();
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        for (const message of r.value) {
+        for (const message of r.value.messages) {
           this.#receive(message);
           // Checked after each message: one read can hold thousands of calls.
           const full = this.#full();

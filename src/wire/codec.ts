@@ -95,6 +95,16 @@ export class Codec {
   }
 }
 
+/** Decoded messages, in order, with the size of each on the wire (its payload's bytes). */
+export interface MessageBatch {
+  /** The decoded values. */
+  messages: unknown[];
+  /** `sizes[i]` is the payload size of `messages[i]`: what flow control counts. */
+  sizes: number[];
+}
+
+const sizeOf = (payload: Uint8Array) => payload.length;
+
 /**
  * The inbound codec stage: batches of payloads in (as {@linkcode FrameSplitter} emits them),
  * batches of decoded values out, in order. A payload that does not decode errors the stream
@@ -107,19 +117,25 @@ export class Codec {
  * const codec = await Codec.create();
  * const payload = await codec.encode({ MPRPC: "0.1" });
  * const batches = ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec));
- * for await (const batch of batches) assert.deepEqual(batch, [{ MPRPC: "0.1" }]);
+ * for await (const batch of batches) {
+ *   assert.deepEqual(batch, { messages: [{ MPRPC: "0.1" }], sizes: [payload.length] });
+ * }
  * ```
  */
-export class MessageDecoder extends TransformStream<Uint8Array[], unknown[]> {
+export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> {
   /** Creates the stage around a codec. */
   constructor(codec: Codec) {
     super({
       transform: codec.synchronous
-        ? (batch, controller) => controller.enqueue(batch.map((payload) => codec.decode(payload)))
+        ? (batch, controller) =>
+          controller.enqueue({
+            messages: batch.map((payload) => codec.decode(payload)),
+            sizes: batch.map(sizeOf),
+          })
         : async (batch, controller) => {
           const messages: unknown[] = [];
           for (const payload of batch) messages.push(await codec.decode(payload));
-          controller.enqueue(messages);
+          controller.enqueue({ messages, sizes: batch.map(sizeOf) });
         },
     });
   }

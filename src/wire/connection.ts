@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type Codec, MessageDecoder } from "./codec.ts";
+import { type Codec, type MessageBatch, MessageDecoder } from "./codec.ts";
 import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
 import { FrameJoiner } from "./frame_joiner.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
@@ -25,7 +25,7 @@ export interface ConnectionOptions {
 /** A framed, encoded message channel over one socket. */
 export class Connection {
   /** Batches of decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
-  readonly messages: ReadableStream<unknown[]>;
+  readonly messages: ReadableStream<MessageBatch>;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
   /** `Date.now()` of the last message sent (the idle timeout counts from it). */

@@ -166,12 +166,12 @@ test("credit: a stream is advanced only as far as the client granted", async () 
       }
     });
   });
-  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0, streamWindow: 16 });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
   const items = await rpc.count(1000);
   await sixteen.promise;
   await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
   for (let i = 0; i < 10; i++) await other.count(0); // the server goes round its loop meanwhile
-  assert.equal(produced, 16, "no item past the window");
+  assert.equal(produced, 16, "no item past the first window, before any is read");
   const all = await collect(items as AsyncIterable<number>);
   assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i), "every item, in order");
 });
@@ -225,4 +225,31 @@ test("timeout: a client-side timeout rejects with TimeoutException and stops the
     "TimeoutException",
     "a call's own option wins over the view's",
   );
+});
+
+test("credit: the window adapts to the items' size, so large items stay within streamBuffer", async () => {
+  let produced = 0;
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(async function* blobs(n: number) {
+      for (let i = 0; i < n; i++) {
+        produced++;
+        yield new Uint8Array(16 * 1024).fill(i);
+      }
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), {
+    heartbeat: 0,
+    streamBuffer: 64 * 1024,
+  });
+  let read = 0;
+  let most = 0;
+  for await (const blob of await rpc.blobs(200) as AsyncIterable<Uint8Array>) {
+    assert.equal(blob[0], read++ % 256, "in order");
+    // A slow reader: the server gets a turn to send whatever the window allows.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    most = Math.max(most, produced - read);
+  }
+  assert.equal(read, 200);
+  // The first 16 items go before any size is known; after that, 64 KiB is 4 items of 16 KiB.
+  assert.ok(most <= 16, `the server ran ${most} items ahead of the reader`);
 });

@@ -102,5 +102,9 @@ test("MessageDecoder: decodes batches of payloads in order, batch for batch", as
   const out = [];
   for await (const batch of batches.pipeThrough(new MessageDecoder(codec))) out.push(batch);
   const message = (n: number) => ({ MPRPC: "0.1", N: n });
-  assert.deepEqual(out, [[message(1), message(2)], [message(3)]]);
+  const size = (i: number) => payloads[i].length;
+  assert.deepEqual(out, [
+    { messages: [message(1), message(2)], sizes: [size(0), size(1)] },
+    { messages: [message(3)], sizes: [size(2)] },
+  ]);
 });

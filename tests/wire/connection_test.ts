@@ -71,7 +71,9 @@ test("connection: inbound bytes come out as batches of decoded messages", async 
   const frame = (m: unknown) => [...encode(m), ...TERM];
   memory.feed(new Uint8Array([...frame({ A: 1 }), ...frame({ B: 2 })]));
   const reader = conn.messages.getReader();
-  assert.deepEqual((await reader.read()).value, [{ A: 1 }, { B: 2 }]);
+  const { messages, sizes } = (await reader.read()).value!;
+  assert.deepEqual(messages, [{ A: 1 }, { B: 2 }]);
+  assert.deepEqual(sizes, [encode({ A: 1 }).length, encode({ B: 2 }).length]);
   reader.releaseLock();
   await conn.close();
 });

@@ -12,6 +12,7 @@ import {
   type Server,
 } from "../../mod.ts";
 import { startServer } from "../helpers.ts";
+import type { ItemStream } from "../../src/call/item_stream.ts";
 import { PYTHON, runPython } from "./python.ts";
 
 const PEER = new URL("./python/peer.py", import.meta.url).pathname;
@@ -121,3 +122,28 @@ for (const mode of MODES) {
     }
   });
 }
+
+test("python: against a 0.1 server a slow stream reader makes the client stop reading", async () => {
+  const child = spawn(PYTHON, [PEER, "server", "msgpack"]);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const port = Number((await reader.read()).value);
+    const url = `tcp://admin:admin@127.0.0.1:${port}`;
+    await using rpc = await AsyncRPC.connect(url, { streamBuffer: 4096 });
+    const items = await rpc.count(1000, 1024) as ItemStream;
+    let most = 0;
+    let read = 0;
+    for await (const item of items) {
+      assert.equal(String(item).split("y")[0], String(read++), "in order");
+      most = Math.max(most, items.buffered);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a slow reader
+    }
+    assert.equal(read, 1000, "every item");
+    // 4 KiB is 4 items, plus what one read of the socket brought in before the client paused.
+    assert.ok(most < 200, `${most} items waited for the reader`);
+  } finally {
+    await child.stdin.close();
+    await reader.cancel();
+    await child.status;
+  }
+});

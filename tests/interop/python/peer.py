@@ -119,6 +119,14 @@ async def testcorogen(a, b):
         yield a + b + i
 
 
+async def count(n, size):
+    for i in range(n):
+        yield str(i).ljust(size, "y")
+
+
+STREAMS = {"testcorogen": testcorogen, "count": count}
+
+
 METHODS = {
     "testfunc": lambda a, b: a + b,
     "echo": lambda x: x,
@@ -137,9 +145,9 @@ async def serve_connection(reader, writer, codec):
     async def handle(message):
         call_id, method = message["ID"], message["METHOD"]
         args, kwargs = message.get("ARGS", []), message.get("KWARGS", {})
-        if method == "testcorogen":
+        if method in STREAMS:
             await send({"CODE": 201, "MESSAGE": {"ID": call_id}})
-            async for item in testcorogen(*args, **kwargs):
+            async for item in STREAMS[method](*args, **kwargs):
                 await send({"CODE": 202, "MESSAGE": {"ID": call_id, "RESULT": item}})
             await send({"CODE": 206, "MESSAGE": {"ID": call_id}})
             return

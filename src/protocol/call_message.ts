@@ -53,14 +53,7 @@ function extensionProblem(
 /** Reads the call `message` (which has a string `ID`), for a connection that negotiated `negotiated`. */
 export function readCall(message: Message, negotiated: ReadonlySet<string>): CallMessage {
   const { ID, METHOD, ARGS = [], KWARGS = {}, RETURN = true, DEADLINE, CREDIT } = message;
-  const call: CallMessage = {
-    id: ID as string,
-    method: typeof METHOD === "string" ? METHOD : "",
-    args: Array.isArray(ARGS) ? ARGS : [],
-    kwargs: isMap(KWARGS) ? KWARGS : {},
-    wantsReturn: RETURN !== false,
-  };
-  call.problem = typeof METHOD !== "string"
+  const problem = typeof METHOD !== "string"
     ? "METHOD must be a string"
     : !Array.isArray(ARGS)
     ? "ARGS must be an array"
@@ -70,12 +63,17 @@ export function readCall(message: Message, negotiated: ReadonlySet<string>): Cal
     ? "RETURN must be a boolean"
     : extensionProblem(message, "DEADLINE", "deadline", negotiated, isDuration) ??
       extensionProblem(message, "CREDIT", "credit", negotiated, isCount);
-  if (call.problem === undefined) {
-    delete call.problem;
-    if (DEADLINE !== undefined) call.deadline = DEADLINE as number;
-    if (CREDIT !== undefined) call.credit = CREDIT as number;
-  }
-  return call;
+  // One object shape for every call (no fields added or deleted later): this runs per call.
+  return {
+    id: ID as string,
+    method: typeof METHOD === "string" ? METHOD : "",
+    args: Array.isArray(ARGS) ? ARGS : [],
+    kwargs: isMap(KWARGS) ? KWARGS : {},
+    wantsReturn: RETURN !== false,
+    deadline: problem === undefined ? DEADLINE as number | undefined : undefined,
+    credit: problem === undefined ? CREDIT as number | undefined : undefined,
+    problem,
+  };
 }
 
 /** A control message of an extension: a cancel, or a credit grant. */

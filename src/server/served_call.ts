@@ -6,20 +6,31 @@
  * @module
  */
 import type { CallContext } from "../call/call_context.ts";
+import type { CallMessage } from "../protocol/call_message.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
 import type { CallRequest } from "./dispatcher.ts";
 
-/** A call being served; it is its handler's {@linkcode CallContext}. */
+/** A call being served; it is its handler's {@linkcode CallContext}. Made once per call: lean. */
 export class ServedCall implements CallContext, CallRequest {
+  /** The call's `ID`. */
+  readonly id: string;
+  /** The method name. */
+  readonly method: string;
+  /** Positional arguments. */
+  readonly args: unknown[];
+  /** Named arguments. */
+  readonly kwargs: Record<string, unknown>;
+  /** `host:port` of the client. */
+  readonly peer: string;
+  /** The user the client authenticated as. */
+  readonly user: string | null;
+  /** When the call must be over, in ms since the epoch (the `deadline` extension). */
+  readonly deadline: number | undefined;
   /** The last status code sent for it (the access log's). */
   code?: number;
 
-  readonly #request: CallRequest;
-  readonly #peer: string;
-  readonly #user: string | null;
-  readonly #deadline?: number;
   // Where the abort of a call that outlives its connection comes from (the server stopping).
-  readonly #outer?: AbortSignal;
+  readonly #outer: AbortSignal | undefined;
   #controller?: AbortController;
   #stop?: { reason: unknown };
   #unlink?: () => void;
@@ -28,57 +39,22 @@ export class ServedCall implements CallContext, CallRequest {
   #credit?: { granted: number; sent: number; more?: Deferred<void> };
 
   /**
-   * A call from `peer`, authenticated as `user`, with an absolute `deadline` (ms since the epoch)
-   * and an initial stream window of `credit` items, if the client sent them. `outer` is given for
-   * a call that outlives its connection: it stops when `outer` aborts, not with the connection.
+   * The call `message` from `peer`, authenticated as `user`. Its `DEADLINE`, if any, counts from
+   * now; it is ignored with `outer`, given for a call that outlives its connection (no one waits
+   * for it): that call stops when `outer` aborts, not with the connection.
    */
-  constructor(
-    request: CallRequest,
-    peer: string,
-    user: string | null,
-    options: { deadline?: number; credit?: number; outer?: AbortSignal } = {},
-  ) {
-    this.#request = request;
-    this.#peer = peer;
-    this.#user = user;
-    this.#deadline = options.deadline;
-    this.#outer = options.outer;
-    if (options.credit !== undefined) this.#credit = { granted: options.credit, sent: 0 };
-  }
-
-  /** The call's `ID`. */
-  get id(): string {
-    return this.#request.id;
-  }
-
-  /** The method name. */
-  get method(): string {
-    return this.#request.method;
-  }
-
-  /** Positional arguments. */
-  get args(): unknown[] {
-    return this.#request.args;
-  }
-
-  /** Named arguments. */
-  get kwargs(): Record<string, unknown> {
-    return this.#request.kwargs;
-  }
-
-  /** `host:port` of the client. */
-  get peer(): string {
-    return this.#peer;
-  }
-
-  /** The user the client authenticated as. */
-  get user(): string | null {
-    return this.#user;
-  }
-
-  /** When the call must be over, in ms since the epoch (the `deadline` extension). */
-  get deadline(): number | undefined {
-    return this.#deadline;
+  constructor(message: CallMessage, peer: string, user: string | null, outer?: AbortSignal) {
+    this.id = message.id;
+    this.method = message.method;
+    this.args = message.args;
+    this.kwargs = message.kwargs;
+    this.peer = peer;
+    this.user = user;
+    this.#outer = outer;
+    this.deadline = message.deadline !== undefined && !outer
+      ? Date.now() + message.deadline
+      : undefined;
+    if (message.credit !== undefined) this.#credit = { granted: message.credit, sent: 0 };
   }
 
   /**
@@ -148,9 +124,8 @@ export class ServedCall implements CallContext, CallRequest {
 
   /** Releases the timer and the link to the outer signal: the call is over. */
   finish(): void {
-    clearTimeout(this.#timer);
-    this.#unlink?.();
-    this.#unlink = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#unlink) this.#unlink(), this.#unlink = undefined;
   }
 
   // A call that outlives its connection stops when the outer signal aborts.

@@ -219,30 +219,29 @@ export class Session {
 
   #call(message: CallMessage): void {
     const { id, wantsReturn } = message;
-    const request: Call = {
-      id,
-      method: message.method,
-      args: message.args,
-      kwargs: message.kwargs,
-    };
-    if (message.problem) return void this.#sendError(request, new RequestError(message.problem));
+    if (message.problem) return void this.#sendError(message, new RequestError(message.problem));
     if (this.#draining) {
       const closing = new RpcUnavailableException("the server is shutting down");
-      return void this.#sendError(request, closing);
+      return void this.#sendError(message, closing);
     }
     if (!wantsReturn) {
       // First, so that an ID whose outcome is kept is refused as such, running or finished.
       try {
         this.#ctx.results.reserve(id);
       } catch (err) {
-        return void this.#sendError(request, err);
+        return void this.#sendError(message, err);
       }
     }
     if (this.#inflight.has(id)) {
       const running = `a call with ID ${id} is already running on this connection`;
-      return void this.#sendError(request, new RequestError(running));
+      return void this.#sendError(message, new RequestError(running));
     }
-    const call = this.#serve(request, message);
+    // A RETURN: false call outlives its connection (another may fetch its outcome): it stops
+    // when the server stops, and has no deadline (no one waits for it).
+    const outer = wantsReturn ? undefined : this.#ctx.stopped;
+    const call = new ServedCall(message, this.#conn.remoteAddress, this.#user, outer);
+    this.#inflight.set(id, call);
+    if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
     const done = this.#track(call);
     this.#ctx.dispatcher.dispatch(call, call, (answer) => {
       if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
@@ -254,20 +253,6 @@ export class Session {
         this.#ctx.logger.error("internal error", this.#fields({ id, error: errorMessage(err) }))
       ).finally(done);
     });
-  }
-
-  // The call's served state. A RETURN: false call outlives its connection (another may fetch its
-  // outcome): it stops when the server stops, and has no deadline (no one waits for it).
-  #serve(request: CallRequest, message: CallMessage): ServedCall {
-    const { wantsReturn, deadline, credit } = message;
-    const call = new ServedCall(request, this.#conn.remoteAddress, this.#user, {
-      deadline: wantsReturn && deadline !== undefined ? Date.now() + deadline : undefined,
-      credit,
-      outer: wantsReturn ? undefined : this.#ctx.stopped,
-    });
-    this.#inflight.set(call.id, call);
-    if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
-    return call;
   }
 
   // The deadline passed: the call is stopped and answered with 504, its last message.

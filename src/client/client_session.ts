@@ -27,6 +27,8 @@ import {
 import type { ServerAddress } from "../protocol/address.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
+import { creditCharge } from "../protocol/call_message.ts";
+import { MAX_TIMER_DELAY } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
@@ -51,11 +53,11 @@ export interface ClientOptions {
   /** The most bytes one incoming message may have. @default {67108864} (64 MiB) */
   maxMessageSize?: number;
   /**
-   * The bytes of unread items one stream may hold (counted on the wire). With a server that
-   * accepted the `credit` extension (mprpc), the client grants the server only as many items as
-   * fit, judging by the sizes seen so far; with one that did not (pymprpc), the client stops
-   * reading the connection, holding back its other calls too, until the reader has taken half
-   * of them. @default {4194304} (4 MiB)
+   * The bytes of unread items one stream may hold, counted on the wire (each item at least 64
+   * bytes). With a server that accepted the `credit` extension (mprpc), the server sends no more
+   * than that ahead of the reader; with one that did not (pymprpc), the client stops reading the
+   * connection, holding back its other calls too, until the reader has taken half of them.
+   * @default {4194304} (4 MiB)
    */
   streamBuffer?: number;
 }
@@ -86,11 +88,10 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   streamBuffer: true,
 });
 
-// A stream's credit, as the client keeps it: the items it let the server send, and what came.
+// A stream's credit, as the client keeps it: the bytes it let the server send, and what came.
 interface Credit {
   granted: number;
   received: number;
-  receivedBytes: number;
 }
 
 interface Pending {
@@ -101,12 +102,6 @@ interface Pending {
   stream?: ItemStream;
   credit?: Credit;
 }
-
-// Items a stream may send before its items' sizes are known: small, so that large items cannot
-// overrun the buffer before the window adapts to them.
-const FIRST_CREDIT = 16;
-// The most items a stream may hold, however small: bounds the per-item overhead too.
-const MOST_ITEMS = 65_536;
 
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
 function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Error): Promise<T> {
@@ -213,7 +208,8 @@ export class ClientSession {
     const message = request(id, method, true, args, kwargs);
     const pending: Pending = { state: new CallState() };
     const timeout = options.timeout ?? this.#options.timeout;
-    if (timeout) {
+    // A timeout longer than a timer can wait (about 24.8 days) is no timeout.
+    if (timeout && timeout * 1000 <= MAX_TIMER_DELAY) {
       if (this.#extensions.has("deadline")) message.DEADLINE = timeout * 1000;
       pending.timer = setTimeout(() => {
         const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
@@ -226,8 +222,8 @@ export class ClientSession {
       pending.unlisten = () => signal.removeEventListener("abort", onAbort);
     }
     if (this.#extensions.has("credit")) {
-      message.CREDIT = FIRST_CREDIT;
-      pending.credit = { granted: FIRST_CREDIT, received: 0, receivedBytes: 0 };
+      message.CREDIT = this.#buffer;
+      pending.credit = { granted: this.#buffer, received: 0 };
     }
     this.#pending.set(id, pending);
     try {
@@ -338,10 +334,14 @@ export class ClientSession {
       case Code.EXPIRE_STREAM_WARNING:
         pending.stream = state.open(() => this.#giveUp(id), () => this.#took(id, pending));
         return;
-      case Code.STREAM_ITEM:
-        if (pending.credit) pending.credit.received++, pending.credit.receivedBytes += size;
-        state.item(body.RESULT, size);
+      case Code.STREAM_ITEM: {
+        // Counted as the server counts it; tiny items count MIN_ITEM_CHARGE, so that a buffer
+        // of bytes also bounds how many items it holds.
+        const charge = creditCharge(size);
+        if (pending.credit) pending.credit.received += charge;
+        state.item(body.RESULT, charge);
         return;
+      }
       case Code.STREAM_END:
         this.#forget(id);
         state.end();
@@ -372,28 +372,26 @@ export class ClientSession {
   }
 
   // The reader took an item of call `id`'s stream: wake a read loop waiting for room, and grant
-  // the server as many items as now fit (credit), in batches of half a window.
+  // the server what is free again of the stream's buffer (credit), at least half of it at once.
   #took(id: string, pending: Pending): void {
     this.#wakeReadLoop();
     const { credit, stream } = pending;
     if (!credit || !stream || !this.#pending.has(id) || !this.#conn.open) return;
-    const average = Math.max(1, credit.receivedBytes / Math.max(1, credit.received));
-    const window = Math.min(MOST_ITEMS, Math.max(1, Math.floor(this.#buffer / average)));
-    const held = credit.granted - credit.received + stream.buffered;
-    const ITEMS = window - held;
-    if (ITEMS < Math.max(1, window / 2)) return;
-    credit.granted += ITEMS;
-    Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CREDIT: { ID: id, ITEMS } }))
+    const held = credit.granted - credit.received + stream.bufferedBytes;
+    const BYTES = this.#buffer - held;
+    if (BYTES < this.#buffer / 2) return;
+    credit.granted += BYTES;
+    Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CREDIT: { ID: id, BYTES } }))
       .catch(() => {});
   }
 
   // A stream holding a full buffer of unread items: the socket is not read until it has room.
-  // With credit the server never sends that far ahead; without (pymprpc) this is the only bound.
+  // Only without credit (pymprpc): with it the server keeps within the buffer, and pausing could
+  // deadlock a reader that waits for another call's answer before it takes the next item.
   #fullStream(): string | undefined {
+    if (this.#extensions.has("credit")) return undefined;
     for (const [id, { stream }] of this.#pending) {
-      if (stream && (stream.bufferedBytes >= this.#buffer || stream.buffered >= MOST_ITEMS)) {
-        return id;
-      }
+      if (stream && stream.bufferedBytes >= this.#buffer) return id;
     }
     return undefined;
   }
@@ -402,8 +400,7 @@ export class ClientSession {
   async #untilTaken(id: string): Promise<void> {
     while (this.#conn.open) {
       const stream = this.#pending.get(id)?.stream;
-      if (!stream) return;
-      if (stream.bufferedBytes <= this.#buffer / 2 && stream.buffered <= MOST_ITEMS / 2) return;
+      if (!stream || stream.bufferedBytes <= this.#buffer / 2) return;
       await (this.#taken ??= deferred()).promise;
     }
   }

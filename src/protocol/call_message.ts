@@ -20,15 +20,23 @@ export interface CallMessage {
   wantsReturn: boolean;
   /** `DEADLINE` (the `deadline` extension): milliseconds the client will wait. */
   deadline?: number;
-  /** `CREDIT` (the `credit` extension): the stream's initial window, in items. */
+  /** `CREDIT` (the `credit` extension): the stream's initial window, in bytes. */
   credit?: number;
   /** Why the call is malformed (a 400), if it is. */
   problem?: string;
 }
 
-/** A positive integer no larger than 2^31 - 1, the range a credit window is counted in. */
+/** A positive integer below 2^53: a credit window or grant, in bytes. */
 export function isCount(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) > 0 && (value as number) < 2 ** 31;
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+/** The least an item counts against a credit window, so that tiny items stay bounded in number. */
+export const MIN_ITEM_CHARGE = 64;
+
+/** What an item whose payload has `bytes` bytes counts against a credit window. */
+export function creditCharge(bytes: number): number {
+  return Math.max(bytes, MIN_ITEM_CHARGE);
 }
 
 function isDuration(value: unknown): value is number {
@@ -47,7 +55,9 @@ function extensionProblem(
   if (!negotiated.has(extension)) {
     return `${field} needs the '${extension}' extension, which this connection did not negotiate`;
   }
-  return valid(message[field]) ? undefined : `${field} must be a positive number`;
+  return valid(message[field])
+    ? undefined
+    : `${field} must be a positive ${field === "CREDIT" ? "integer" : "number"}`;
 }
 
 /** Reads the call `message` (which has a string `ID`), for a connection that negotiated `negotiated`. */
@@ -79,7 +89,7 @@ export function readCall(message: Message, negotiated: ReadonlySet<string>): Cal
 /** A control message of an extension: a cancel, or a credit grant. */
 export type ControlMessage =
   | { kind: "cancel"; id: string }
-  | { kind: "credit"; id: string; items: number };
+  | { kind: "credit"; id: string; bytes: number };
 
 /**
  * Reads `message` as a control message, if it is one (it has `CANCEL`, or a map `CREDIT`):
@@ -98,8 +108,8 @@ export function readControl(
   const grant = message.CREDIT;
   if (!isMap(grant) || "ID" in message) return undefined;
   if (!negotiated.has("credit")) return { refused: "CREDIT needs the 'credit' extension" };
-  const { ID: id, ITEMS: items } = grant;
-  return typeof id === "string" && isCount(items)
-    ? { kind: "credit", id, items }
-    : { refused: "a CREDIT grant needs a string ID and a positive integer ITEMS" };
+  const { ID: id, BYTES: bytes } = grant;
+  return typeof id === "string" && isCount(bytes)
+    ? { kind: "credit", id, bytes }
+    : { refused: "a CREDIT grant needs a string ID and a positive integer BYTES" };
 }

@@ -6,8 +6,9 @@
  * @module
  */
 import type { CallContext } from "../call/call_context.ts";
-import type { CallMessage } from "../protocol/call_message.ts";
+import { type CallMessage, creditCharge } from "../protocol/call_message.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
+import { MAX_TIMER_DELAY } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
 
 /** A call being served; it is its handler's {@linkcode CallContext}. Made once per call: lean. */
@@ -35,7 +36,8 @@ export class ServedCall implements CallContext, CallRequest {
   #stop?: { reason: unknown };
   #unlink?: () => void;
   #timer?: ReturnType<typeof setTimeout>;
-  // The stream's window: items the client granted, and items sent (credit extension).
+  #finished = false;
+  // The stream's window: bytes the client granted, and bytes sent (credit extension).
   #credit?: { granted: number; sent: number; more?: Deferred<void> };
 
   /**
@@ -92,22 +94,26 @@ export class ServedCall implements CallContext, CallRequest {
     this.finish();
   }
 
-  /** Calls `onExpiry` at the deadline, unless the call finishes first. */
+  /**
+   * Calls `onExpiry` at the deadline, unless the call finishes first. A deadline beyond what a
+   * timer can wait (about 24.8 days) never fires.
+   */
   expireAt(deadline: number, onExpiry: () => void): void {
-    this.#timer = setTimeout(onExpiry, Math.max(0, deadline - Date.now()));
+    const delay = Math.max(0, deadline - Date.now());
+    if (delay <= MAX_TIMER_DELAY) this.#timer = setTimeout(onExpiry, delay);
   }
 
-  /** Adds `items` to the stream's window (a credit grant). */
-  grant(items: number): void {
+  /** Adds `bytes` to the stream's window (a credit grant). */
+  grant(bytes: number): void {
     if (!this.#credit) return;
-    this.#credit.granted += items;
+    this.#credit.granted += bytes;
     this.#credit.more?.resolve();
     this.#credit.more = undefined;
   }
 
-  /** Counts one item sent. */
-  spend(): void {
-    if (this.#credit) this.#credit.sent++;
+  /** Counts one item sent, whose payload had `bytes` bytes. */
+  spend(bytes: number): void {
+    if (this.#credit) this.#credit.sent += creditCharge(bytes);
   }
 
   /**
@@ -124,14 +130,15 @@ export class ServedCall implements CallContext, CallRequest {
 
   /** Releases the timer and the link to the outer signal: the call is over. */
   finish(): void {
+    this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#unlink) this.#unlink(), this.#unlink = undefined;
   }
 
-  // A call that outlives its connection stops when the outer signal aborts.
+  // A call that outlives its connection stops when the outer signal aborts (while it runs).
   #link(): void {
     const outer = this.#outer;
-    if (!outer) return;
+    if (!outer || this.#finished) return;
     if (outer.aborted) return this.stop(outer.reason);
     const onAbort = () => this.stop(outer.reason);
     outer.addEventListener("abort", onAbort, { once: true });

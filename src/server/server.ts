@@ -94,10 +94,12 @@ export interface ServerOptions {
    */
   accessLog?: boolean;
   /**
-   * The most calls one connection may have running at once. At the limit the server stops
-   * reading that connection until a call finishes, so TCP pushes back on its client; other
-   * connections are unaffected. (A connection is also not read while more than 1 MiB of its
-   * answers wait for it to read them.) Default `1024`.
+   * The most calls one connection may have running at once. Calls past it wait for a turn, up
+   * to twice as many; then the server stops reading that connection until a call finishes, so TCP
+   * pushes back on its client, and other connections are unaffected. (A connection is also not
+   * read while more than 1 MiB of its answers wait for it to read them.) Streams waiting for the
+   * client's credit do not count as running, but a connection may hold at most three times this
+   * many calls in all: past it, a new call gets 503. Default `1024`.
    */
   maxCallsPerConnection?: number;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */

@@ -82,6 +82,10 @@ export class Session {
   #extensions: ReadonlySet<string> = new Set();
   // Settled when a call finishes, for a read loop waiting for room.
   #callDone?: Deferred<void>;
+  // Calls that arrived while maxCallsPerConnection were running, in order: they wait for a turn.
+  #queued: ServedCall[] = [];
+  // Streams waiting for a credit grant.
+  #awaitingCredit = 0;
   #authenticated = false;
   #user: string | null = null;
   #draining = false;
@@ -102,12 +106,15 @@ export class Session {
 
   /** Closes the connection after sending what is queued. */
   close(): Promise<void> {
-    return this.#conn.close();
+    const closing = this.#conn.close();
+    this.#wakeReadLoop(); // a read loop paused for room must see the close
+    return closing;
   }
 
   /** Closes the connection at once. */
   abort(): void {
     this.#conn.abort();
+    this.#wakeReadLoop();
   }
 
   async #run(): Promise<void> {
@@ -132,7 +139,7 @@ export class Session {
       clearTimeout(this.#timer);
       // Every call still running learns that its caller is gone.
       const gone = new RpcUnavailableException("the client's connection closed");
-      for (const call of this.#inflight.values()) if (call.attached) call.stop(gone);
+      for (const call of [...this.#inflight.values()]) if (call.attached) this.#stop(call, gone);
       await this.#conn.close();
       this.#access("close", {});
     }
@@ -151,26 +158,41 @@ export class Session {
     const control = readControl(message, this.#extensions);
     if (control && !("refused" in control)) {
       const call = this.#inflight.get(control.id);
-      if (control.kind === "credit") return call?.grant(control.items);
+      if (control.kind === "credit") return call?.grant(control.bytes);
       // Cancelled: nothing more is sent for it (a RETURN: false call cannot be cancelled).
-      if (call?.attached) call.stop(new RpcUnavailableException("the client cancelled the call"));
+      if (call?.attached) this.#stop(call, new RpcUnavailableException("the client cancelled"));
       return;
     }
     this.#sendCode(Code.PROTOCOL_SYNTAX);
   }
 
-  // While the connection holds as many calls as it may run, or more unsent answers than its
-  // high-water mark, it is not read: TCP then pushes back on the client, and a client that
-  // never reads its answers costs the server a bounded amount. Other connections go on.
+  // While twice as many calls wait for a turn as may run, or more answers are unsent than the
+  // high-water mark, the connection is not read: TCP then pushes back on the client, and a client
+  // that never reads its answers costs the server a bounded amount. Other connections go on.
+  // Short of that it is read, so that a cancel, a credit grant or the client leaving is seen.
   #full(): Promise<void> | undefined {
-    const tooMany = this.#inflight.size >= this.#ctx.settings.maxCallsPerConnection;
-    if (!tooMany && !this.#conn.backlogged) return undefined;
+    if (!this.#queueFull() && !this.#conn.backlogged) return undefined;
     return (async () => {
       while (this.#conn.open && this.#conn.backlogged) await this.#conn.drained();
-      while (this.#conn.open && this.#inflight.size >= this.#ctx.settings.maxCallsPerConnection) {
-        await (this.#callDone ??= deferred()).promise;
-      }
+      while (this.#conn.open && this.#queueFull()) await (this.#callDone ??= deferred()).promise;
     })();
+  }
+
+  // Twice the running limit may wait: reading goes on meanwhile, so a cancel reaches them.
+  #queueFull(): boolean {
+    return this.#queued.length >= 2 * this.#ctx.settings.maxCallsPerConnection;
+  }
+
+  // Calls running, not counting streams that wait for the client's credit: only a grant moves
+  // them on, and it may come only after the client has had other answers.
+  #running(): number {
+    return this.#inflight.size - this.#queued.length - this.#awaitingCredit;
+  }
+
+  // A read loop waiting for room goes on: a call finished, or a stream now waits for credit.
+  #wakeReadLoop(): void {
+    this.#callDone?.resolve();
+    this.#callDone = undefined;
   }
 
   async #handshake(auth: unknown): Promise<void> {
@@ -236,12 +258,24 @@ export class Session {
       const running = `a call with ID ${id} is already running on this connection`;
       return void this.#sendError(message, new RequestError(running));
     }
+    // Running, waiting for a turn, or for credit: a connection's calls are bounded in all.
+    const most = 3 * this.#ctx.settings.maxCallsPerConnection;
+    if (this.#inflight.size >= most) {
+      const tooMany = `${most} calls are open on this connection: the most allowed`;
+      return void this.#sendError(message, new RpcUnavailableException(tooMany));
+    }
     // A RETURN: false call outlives its connection (another may fetch its outcome): it stops
     // when the server stops, and has no deadline (no one waits for it).
     const outer = wantsReturn ? undefined : this.#ctx.stopped;
     const call = new ServedCall(message, this.#conn.remoteAddress, this.#user, outer);
     this.#inflight.set(id, call);
     if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
+    if (this.#running() > this.#ctx.settings.maxCallsPerConnection) this.#queued.push(call);
+    else this.#start(call, wantsReturn);
+  }
+
+  #start(call: ServedCall, wantsReturn: boolean): void {
+    const { id } = call;
     const done = this.#track(call);
     this.#ctx.dispatcher.dispatch(call, call, (answer) => {
       if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
@@ -261,8 +295,19 @@ export class Session {
       `'${call.method}' did not finish before its deadline`,
       { exception: "DeadlineExceeded" },
     );
-    call.stop(expired);
+    this.#stop(call, expired);
     this.#writeError(call, expired);
+  }
+
+  // Stops a call (cancel, deadline, the connection closing). One still waiting for its turn
+  // never runs: it leaves at once.
+  #stop(call: ServedCall, reason: unknown): void {
+    call.stop(reason);
+    const at = this.#queued.indexOf(call);
+    if (at === -1) return;
+    this.#queued.splice(at, 1);
+    this.#inflight.delete(call.id);
+    this.#wakeReadLoop();
   }
 
   // Counts the call as running; the returned function counts it as finished.
@@ -297,14 +342,17 @@ export class Session {
       while (true) {
         // With the credit extension the generator is not advanced past the client's window.
         const room = call.room();
-        if (room) await room;
+        if (room) await this.#awaitCredit(room);
         if (call.stopped) return;
         const r = await iterator.next();
         if (r.done) break;
         // Awaited only when the send could not finish at once: most items cost no extra turn.
+        const before = this.#conn.sentBytes;
         const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value);
         if (!(typeof sent === "boolean" ? sent : await sent)) return;
-        call.spend();
+        // The payload's size (compressed, if so): what the client counts too. When the send had
+        // to wait, other answers may be counted with it: more, never less.
+        call.spend(this.#conn.sentBytes - before);
       }
     } catch (err) {
       return this.#sendError(call, err);
@@ -326,8 +374,10 @@ export class Session {
   // Sends a 2xx; one that cannot be encoded or framed becomes a 405 instead. Resolves to false if
   // the call is over. Synchronous (a plain boolean) unless it must wait: compression, backpressure,
   // or a 405 to send.
-  #sendAnswer(call: Call, code: number, result?: unknown): boolean | Promise<boolean> {
+  #sendAnswer(call: ServedCall, code: number, result?: unknown): boolean | Promise<boolean> {
     if (call.stopped) return false; // cancelled or expired: nothing more is sent for it
+    // The last answer is queued: the deadline can no longer add a 504 after it.
+    if (code === Code.RESULT || code === Code.STREAM_END) call.finish();
     const MESSAGE = code === Code.RESULT || code === Code.STREAM_ITEM
       ? { ID: call.id, RESULT: result ?? null }
       : { ID: call.id };
@@ -399,8 +449,26 @@ export class Session {
   #end(call: ServedCall): void {
     call.finish();
     this.#inflight.delete(call.id);
-    this.#callDone?.resolve();
-    this.#callDone = undefined;
+    this.#startQueued();
+    this.#wakeReadLoop();
+  }
+
+  // Gives waiting calls their turn while fewer than maxCallsPerConnection run.
+  #startQueued(): void {
+    while (this.#queued.length > 0 && this.#running() < this.#ctx.settings.maxCallsPerConnection) {
+      const call = this.#queued.shift()!;
+      this.#start(call, call.attached);
+    }
+  }
+
+  async #awaitCredit(room: Promise<void>): Promise<void> {
+    this.#awaitingCredit++;
+    this.#startQueued();
+    try {
+      await room;
+    } finally {
+      this.#awaitingCredit--;
+    }
   }
 
   #fields(fields: LogFields): LogFields {

@@ -30,6 +30,8 @@ export class Connection {
   readonly remoteAddress: string;
   /** `Date.now()` of the last message sent (the idle timeout counts from it). */
   lastWrite: number = Date.now();
+  /** Payload bytes of every message queued so far, framing not included (flow control's count). */
+  sentBytes = 0;
 
   readonly #socket: Socket;
   readonly #codec: Codec;
@@ -96,6 +98,7 @@ export class Connection {
     if (!this.#length32) assertFramable(payload);
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
+    this.sentBytes += payload.length;
     return this.#joiner.push(payload);
   }
 

@@ -20,7 +20,7 @@ async function wireClient(server: Server, extensions?: string[]): Promise<WireCl
   return client;
 }
 
-test("backpressure: past maxCallsPerConnection the server reads no more calls from that connection", async () => {
+test("backpressure: past maxCallsPerConnection calls wait for their turn", async () => {
   const gate = deferred();
   let started = 0;
   await using server = await startServer({ maxCallsPerConnection: 4 }, (s) => {
@@ -157,21 +157,20 @@ test("deadline: a call timeout travels to the server, which aborts the handler a
 
 test("credit: a stream is advanced only as far as the client granted", async () => {
   let produced = 0;
-  const sixteen = deferred();
   await using server = await startServer({}, (s) => {
     s.registerFunction(async function* count(n: number) {
       for (let i = 0; i < n; i++) {
-        if (++produced === 16) sixteen.resolve();
+        produced++;
         yield i;
       }
     });
   });
-  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  // 16 items of at most 64 bytes each (small items count 64: MIN_ITEM_CHARGE).
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0, streamBuffer: 16 * 64 });
   const items = await rpc.count(1000);
-  await sixteen.promise;
   await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
   for (let i = 0; i < 10; i++) await other.count(0); // the server goes round its loop meanwhile
-  assert.equal(produced, 16, "no item past the first window, before any is read");
+  assert.ok(produced > 0 && produced <= 16, `${produced} items sent before any was read`);
   const all = await collect(items as AsyncIterable<number>);
   assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i), "every item, in order");
 });
@@ -227,7 +226,7 @@ test("timeout: a client-side timeout rejects with TimeoutException and stops the
   );
 });
 
-test("credit: the window adapts to the items' size, so large items stay within streamBuffer", async () => {
+test("credit: the window is counted in bytes, so large items stay within streamBuffer", async () => {
   let produced = 0;
   await using server = await startServer({}, (s) => {
     s.registerFunction(async function* blobs(n: number) {
@@ -250,6 +249,79 @@ test("credit: the window adapts to the items' size, so large items stay within s
     most = Math.max(most, produced - read);
   }
   assert.equal(read, 200);
-  // The first 16 items go before any size is known; after that, 64 KiB is 4 items of 16 KiB.
-  assert.ok(most <= 16, `the server ran ${most} items ahead of the reader`);
+  // 64 KiB is 4 items of 16 KiB, and the server may start a fifth while the window has room.
+  assert.ok(most <= 5, `the server ran ${most} items ahead of the reader`);
+});
+
+test("backpressure: streams waiting for credit do not stop the connection; past 3 x the limit, 503", async () => {
+  await using server = await startServer({ maxCallsPerConnection: 1 }, (s) => {
+    s.registerFunction(async function* count(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
+  });
+  const client = await wireClient(server, ALL);
+  const open = async (id: string) => {
+    await client.call(id, "count", [10], { CREDIT: 1 }); // one item, then wait for credit
+    assert.deepEqual([(await client.next())?.CODE, (await client.next())?.CODE], [201, 202]);
+  };
+  try {
+    await open("a");
+    await open("b");
+    // The server still reads: a grant gets through, and the stream moves on to its end.
+    await client.send({ MPRPC: "0.1", CREDIT: { ID: "a", BYTES: 100_000 } });
+    for (let i = 1; i < 10; i++) assert.equal((await client.next())?.CODE, 202);
+    assert.equal((await client.next())?.CODE, 206);
+    await open("c");
+    await open("d");
+    await client.call("e", "count", [10], { CREDIT: 1 });
+    const refused = await client.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [503, "e"], "b, c, d: 3 x 1 open");
+    for (const id of ["b", "c", "d"]) await client.send({ MPRPC: "0.1", CANCEL: id });
+  } finally {
+    client.close();
+  }
+});
+
+test("backpressure: a call waiting for its turn can be cancelled, and then never runs", async () => {
+  const gate = deferred();
+  const ran: string[] = [];
+  await using server = await startServer({ maxCallsPerConnection: 1 }, (s) => {
+    s.registerFunction(function hold(tag: string) {
+      ran.push(tag);
+      return gate.promise.then(() => tag);
+    });
+  });
+  const client = await wireClient(server, ALL);
+  try {
+    await client.call("h1", "hold", ["h1"]);
+    await client.call("h2", "hold", ["h2"]); // waits for its turn
+    await client.send({ MPRPC: "0.1", CANCEL: "h2" }); // read although the call limit is reached
+    await client.call("h3", "hold", ["h3"]);
+    gate.resolve();
+    assert.deepEqual(body(await client.next()), { ID: "h1", RESULT: "h1" });
+    assert.deepEqual(body(await client.next()), { ID: "h3", RESULT: "h3" });
+    assert.deepEqual(ran, ["h1", "h3"]);
+  } finally {
+    client.close();
+  }
+});
+
+test("backpressure: a connection not read for want of room still closes with the server", async () => {
+  const server = await startServer({ maxCallsPerConnection: 1, gracePeriod: 0.05 }, (s) => {
+    s.registerFunction(function hang() {
+      return new Promise(() => {}); // ignores its signal: only the grace period ends it
+    });
+  });
+  const client = await wireClient(server);
+  try {
+    // One runs, two wait for a turn, and the fourth is not read.
+    const calls = ["a", "b", "c", "d"].map((id) =>
+      client.frame({ MPRPC: "0.1", ID: id, METHOD: "hang", RETURN: true, ARGS: [] })
+    );
+    for (const frame of calls) await client.sendRaw(frame);
+    await server.close();
+    assert.equal(await client.next(), undefined, "the connection was closed");
+  } finally {
+    client.close();
+  }
 });

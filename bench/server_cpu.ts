@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { concat } from "../tests/helpers.ts";
 import { encode } from "../tests/test_deps.ts";
 
 const CALLS = 400_000;
@@ -23,13 +24,6 @@ function frame(message: unknown): Uint8Array {
   const out = new Uint8Array(payload.length + TERM.length);
   out.set(payload);
   out.set(TERM, payload.length);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) out.set(part, at), at += part.length;
   return out;
 }
 

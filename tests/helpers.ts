@@ -47,6 +47,14 @@ export async function spawnServer(
   };
 }
 
+/** `parts` joined into one buffer. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) out.set(part, at), at += part.length;
+  return out;
+}
+
 /** Every item of an async iterable (`Array.fromAsync`, which Node 20 lacks). */
 export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -175,9 +183,19 @@ export class WireClient {
     return await this.next();
   }
 
+  /** A call, framed: to send many in one write. */
+  callFrame(
+    id: string,
+    method: string,
+    args: unknown[] = [],
+    extra: Record<string, unknown> = {},
+  ): Uint8Array {
+    return this.frame({ MPRPC: "0.1", ID: id, METHOD: method, RETURN: true, ARGS: args, ...extra });
+  }
+
   /** Sends a call. */
   call(id: string, method: string, args: unknown[] = [], extra: Record<string, unknown> = {}) {
-    return this.send({ MPRPC: "0.1", ID: id, METHOD: method, RETURN: true, ARGS: args, ...extra });
+    return this.sendRaw(this.callFrame(id, method, args, extra));
   }
 
   close(): void {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
 import { AsyncRPC, callContext, type Server, TimeoutException } from "../../mod.ts";
-import { collect, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
+import { collect, concat, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
 
 type Message = Record<string, unknown>;
 const body = (m: Message | undefined) => m?.MESSAGE as Message;
@@ -33,15 +33,9 @@ test("backpressure: past maxCallsPerConnection calls wait for their turn", async
   const rogue = await wireClient(server);
   try {
     // Ten calls in one write: one read on the server.
-    const frames = Array.from({ length: 10 }, (_, i) =>
-      rogue.frame({
-        MPRPC: "0.1",
-        ID: `h${i}`,
-        METHOD: "hold",
-        RETURN: true,
-        ARGS: [],
-      }));
-    await rogue.sendRaw(concat(frames));
+    await rogue.sendRaw(
+      concat(Array.from({ length: 10 }, (_, i) => rogue.callFrame(`h${i}`, "hold"))),
+    );
     await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
     assert.equal(await other.system.lenUndoneTasks(), 5, "four held calls, and this one");
     assert.equal(started, 4);
@@ -69,15 +63,9 @@ test("backpressure: a client that never reads its answers stops being read; othe
   const rogue = await wireClient(server);
   try {
     // 200 calls for 1 MiB answers each, in one small write; the rogue never reads.
-    const frames = Array.from({ length: 200 }, (_, i) =>
-      rogue.frame({
-        MPRPC: "0.1",
-        ID: `b${i}`,
-        METHOD: "big",
-        RETURN: true,
-        ARGS: [],
-      }));
-    await rogue.sendRaw(concat(frames));
+    await rogue.sendRaw(
+      concat(Array.from({ length: 200 }, (_, i) => rogue.callFrame(`b${i}`, "big"))),
+    );
     await using other = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
     for (let i = 0; i < 20; i++) assert.equal(await other.add(i, 1), i + 1);
     // Without backpressure all 200 would have run in the read that brought them: 200 MiB queued.
@@ -198,13 +186,6 @@ test("extensions: control messages and fields a connection did not negotiate are
   }
 });
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) out.set(part, at), at += part.length;
-  return out;
-}
-
 test("timeout: a client-side timeout rejects with TimeoutException and stops the handler", async () => {
   const aborted = deferred();
   await using server = await startServer({}, (s) => {
@@ -315,10 +296,7 @@ test("backpressure: a connection not read for want of room still closes with the
   const client = await wireClient(server);
   try {
     // One runs, two wait for a turn, and the fourth is not read.
-    const calls = ["a", "b", "c", "d"].map((id) =>
-      client.frame({ MPRPC: "0.1", ID: id, METHOD: "hang", RETURN: true, ARGS: [] })
-    );
-    for (const frame of calls) await client.sendRaw(frame);
+    for (const id of ["a", "b", "c", "d"]) await client.call(id, "hang");
     await server.close();
     assert.equal(await client.next(), undefined, "the connection was closed");
   } finally {

@@ -338,6 +338,8 @@ export class Session {
     if ("value" in answer) return void await this.#sendAnswer(call, Code.RESULT, answer.value);
     const iterator = answer.stream[Symbol.asyncIterator]();
     try {
+      // Each item counts its payload's size (compressed, if so): what the client counts too.
+      const spend = (bytes: number) => call.spend(bytes);
       if (!await this.#sendAnswer(call, Code.STREAM_OPEN)) return;
       while (true) {
         // With the credit extension the generator is not advanced past the client's window.
@@ -347,12 +349,8 @@ export class Session {
         const r = await iterator.next();
         if (r.done) break;
         // Awaited only when the send could not finish at once: most items cost no extra turn.
-        const before = this.#conn.sentBytes;
-        const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value);
+        const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value, spend);
         if (!(typeof sent === "boolean" ? sent : await sent)) return;
-        // The payload's size (compressed, if so): what the client counts too. When the send had
-        // to wait, other answers may be counted with it: more, never less.
-        call.spend(this.#conn.sentBytes - before);
       }
     } catch (err) {
       return this.#sendError(call, err);
@@ -374,7 +372,13 @@ export class Session {
   // Sends a 2xx; one that cannot be encoded or framed becomes a 405 instead. Resolves to false if
   // the call is over. Synchronous (a plain boolean) unless it must wait: compression, backpressure,
   // or a 405 to send.
-  #sendAnswer(call: ServedCall, code: number, result?: unknown): boolean | Promise<boolean> {
+  // `onQueued` learns the payload's size (flow control's count).
+  #sendAnswer(
+    call: ServedCall,
+    code: number,
+    result?: unknown,
+    onQueued?: (bytes: number) => void,
+  ): boolean | Promise<boolean> {
     if (call.stopped) return false; // cancelled or expired: nothing more is sent for it
     // The last answer is queued: the deadline can no longer add a 504 after it.
     if (code === Code.RESULT || code === Code.STREAM_END) call.finish();
@@ -384,7 +388,7 @@ export class Session {
     let sent: Promise<void> | undefined;
     call.code = code;
     try {
-      sent = this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE });
+      sent = this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE }, onQueued);
     } catch (err) {
       return this.#answerFailed(call, err);
     }

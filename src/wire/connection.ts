@@ -30,8 +30,6 @@ export class Connection {
   readonly remoteAddress: string;
   /** `Date.now()` of the last message sent (the idle timeout counts from it). */
   lastWrite: number = Date.now();
-  /** Payload bytes of every message queued so far, framing not included (flow control's count). */
-  sentBytes = 0;
 
   readonly #socket: Socket;
   readonly #codec: Codec;
@@ -79,9 +77,10 @@ export class Connection {
    *
    * Without compression this is synchronous: it throws instead of rejecting, and returns a
    * promise only when too much is queued and the caller should wait. Answers sent this way
-   * while a batch of calls is dispatched all leave in one socket write.
+   * while a batch of calls is dispatched all leave in one socket write. `onQueued` is told the
+   * payload's size, framing not included, once it is queued (flow control counts it).
    */
-  send(message: Message): Promise<void> | undefined {
+  send(message: Message, onQueued?: (bytes: number) => void): Promise<void> | undefined {
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     let encoded: Uint8Array | Promise<Uint8Array>;
     try {
@@ -90,15 +89,15 @@ export class Connection {
       throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
     }
     return encoded instanceof Uint8Array
-      ? this.#queue(encoded)
-      : encoded.then((p) => this.#queue(p));
+      ? this.#queue(encoded, onQueued)
+      : encoded.then((p) => this.#queue(p, onQueued));
   }
 
-  #queue(payload: Uint8Array): Promise<void> | undefined {
+  #queue(payload: Uint8Array, onQueued?: (bytes: number) => void): Promise<void> | undefined {
     if (!this.#length32) assertFramable(payload);
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
-    this.sentBytes += payload.length;
+    onQueued?.(payload.length);
     return this.#joiner.push(payload);
   }
 

@@ -303,3 +303,22 @@ test("backpressure: a connection not read for want of room still closes with the
     client.close();
   }
 });
+
+test("credit: with compression both sides count the same bytes, so concurrent streams never stall", async () => {
+  await using server = await startServer({ compression: "zlib" }, (s) => {
+    s.registerFunction(async function* text(n: number) {
+      for (let i = 0; i < n; i++) yield `${i} `.repeat(200);
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), {
+    heartbeat: 0,
+    compression: "zlib",
+    streamBuffer: 4096,
+  });
+  // Four streams at once on one connection: a miscount would leave one waiting for credit forever.
+  const all = await Promise.all([0, 1, 2, 3].map(async () => {
+    const items = await collect(await rpc.text(300) as AsyncIterable<string>);
+    return items.length;
+  }));
+  assert.deepEqual(all, [300, 300, 300, 300]);
+});

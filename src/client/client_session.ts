@@ -28,7 +28,7 @@ import type { ServerAddress } from "../protocol/address.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
 import { creditCharge } from "../protocol/call_message.ts";
-import { MAX_TIMER_DELAY } from "../util/timers.ts";
+import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
@@ -106,11 +106,11 @@ interface Pending {
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
 function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Error): Promise<T> {
   promise.catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let handle: ReturnType<typeof setTimeout> | undefined;
   const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeout()), seconds * 1000);
+    handle = timer(() => reject(timeout()), seconds * 1000);
   });
-  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, expiry]).finally(() => clearTimeout(handle));
 }
 
 /** One authenticated connection to a server and the calls in flight on it. */
@@ -254,7 +254,8 @@ export class ClientSession {
   #startHeartbeat(): void {
     const announced = Number(this.info.TIMEOUT) || 0;
     const seconds = this.#options.heartbeat ?? announced / 2;
-    if (seconds <= 0) return;
+    // An interval past a timer's range would fire continuously: it is no heartbeat at all.
+    if (seconds <= 0 || seconds * 1000 > MAX_TIMER_DELAY) return;
     this.#heartbeat = setInterval(() => {
       // A failed ping means the connection is gone; the read loop reports that.
       Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, HEARTBEAT: "ping" }))

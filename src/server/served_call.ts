@@ -8,7 +8,7 @@
 import type { CallContext } from "../call/call_context.ts";
 import { type CallMessage, creditCharge } from "../protocol/call_message.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
-import { MAX_TIMER_DELAY } from "../util/timers.ts";
+import { timer } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
 
 /** A call being served; it is its handler's {@linkcode CallContext}. Made once per call: lean. */
@@ -99,8 +99,7 @@ export class ServedCall implements CallContext, CallRequest {
    * timer can wait (about 24.8 days) never fires.
    */
   expireAt(deadline: number, onExpiry: () => void): void {
-    const delay = Math.max(0, deadline - Date.now());
-    if (delay <= MAX_TIMER_DELAY) this.#timer = setTimeout(onExpiry, delay);
+    this.#timer = timer(onExpiry, Math.max(0, deadline - Date.now()));
   }
 
   /** Adds `bytes` to the stream's window (a credit grant). */

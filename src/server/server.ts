@@ -17,6 +17,7 @@ import { type ServerContext, Session, type SessionSettings } from "./session.ts"
 import type { WorkerPool } from "../pool/worker_pool.ts";
 import { consoleLogger, type Logger } from "../util/logger.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
+import { timer } from "../util/timers.ts";
 import { GETRESULT, GETRESULT_PARAMS, MethodDispatcher } from "./dispatcher.ts";
 import { formatSignature } from "./signature.ts";
 
@@ -367,16 +368,16 @@ export class Server implements AsyncDisposable {
     await this.#serving?.catch(() => {});
     const sessions = [...this.#sessions];
     for (const session of sessions) session.drain();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#gracePeriod * 1000);
+      grace = timer(resolve, this.#gracePeriod * 1000);
     });
     const idle = this.#tasks === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
       this.#tasksIdle = resolve;
     });
     const flushed = idle.then(() => Promise.all(sessions.map((session) => session.close())));
     await Promise.race([flushed, deadline]);
-    clearTimeout(timer);
+    clearTimeout(grace);
     this.#stopped.abort();
     for (const session of sessions) session.abort();
     await Promise.all(sessions.map((session) => session.done));

@@ -26,6 +26,7 @@ import {
   VERSION,
 } from "../protocol/messages.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
+import { timer } from "../util/timers.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { Answer } from "../call/answer.ts";
 import { type CallMessage, readCall, readControl } from "../protocol/call_message.ts";
@@ -84,6 +85,7 @@ export class Session {
   #callDone?: Deferred<void>;
   // Calls that arrived while maxCallsPerConnection were running, in order: they wait for a turn.
   #queued: ServedCall[] = [];
+  #startingQueued = false;
   // Streams waiting for a credit grant.
   #awaitingCredit = 0;
   #authenticated = false;
@@ -102,6 +104,15 @@ export class Session {
   /** Refuses new calls with 503 from now on; running calls go on. */
   drain(): void {
     this.#draining = true;
+    // Calls still waiting for a turn will not get one: they are refused as new calls are.
+    const closing = new RpcUnavailableException("the server is shutting down");
+    for (const call of this.#queued.splice(0)) {
+      call.finish();
+      this.#inflight.delete(call.id);
+      if (call.attached) void this.#sendError(call, closing);
+      else void this.#ctx.results.put(call.id, Promise.reject(closing));
+    }
+    this.#wakeReadLoop();
   }
 
   /** Closes the connection after sending what is queued. */
@@ -120,7 +131,7 @@ export class Session {
   async #run(): Promise<void> {
     this.#access("connect", {});
     const handshake = this.#ctx.settings.handshakeTimeout;
-    if (handshake > 0) this.#timer = setTimeout(() => this.#conn.abort(), handshake * 1000);
+    if (handshake > 0) this.#timer = timer(() => this.#conn.abort(), handshake * 1000);
     const reader = this.#conn.messages.getReader();
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
@@ -230,13 +241,13 @@ export class Session {
     const check = () => {
       const idle = Date.now() - this.#conn.lastWrite;
       if (this.#inflight.size > 0 || idle < timeout) {
-        this.#timer = setTimeout(check, this.#inflight.size > 0 ? timeout : timeout - idle);
+        this.#timer = timer(check, this.#inflight.size > 0 ? timeout : timeout - idle);
         return;
       }
       this.#access("idle timeout", {});
       this.#fail(Code.TIMEOUT);
     };
-    this.#timer = setTimeout(check, timeout);
+    this.#timer = timer(check, timeout);
   }
 
   #call(message: CallMessage): void {
@@ -458,11 +469,21 @@ export class Session {
   }
 
   // Gives waiting calls their turn while fewer than maxCallsPerConnection run.
+  // A call that answers at once ends inside #start, which comes back here: the outer loop goes
+  // on instead, so that a long queue is not one nested call per waiting call.
   #startQueued(): void {
-    while (this.#queued.length > 0 && this.#running() < this.#ctx.settings.maxCallsPerConnection) {
-      const call = this.#queued.shift()!;
-      this.#start(call, call.attached);
+    if (this.#startingQueued) return;
+    this.#startingQueued = true;
+    try {
+      const cap = this.#ctx.settings.maxCallsPerConnection;
+      while (this.#queued.length > 0 && this.#running() < cap) {
+        const call = this.#queued.shift()!;
+        this.#start(call, call.attached);
+      }
+    } finally {
+      this.#startingQueued = false;
     }
+    this.#wakeReadLoop(); // the queue shrank: a read loop paused for a full queue goes on
   }
 
   async #awaitCredit(room: Promise<void>): Promise<void> {

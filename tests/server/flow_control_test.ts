@@ -322,3 +322,74 @@ test("credit: with compression both sides count the same bytes, so concurrent st
   }));
   assert.deepEqual(all, [300, 300, 300, 300]);
 });
+
+test("backpressure: streams that waited for a turn and now wait for credit leave the connection read", async () => {
+  await using server = await startServer({ maxCallsPerConnection: 1 }, (s) => {
+    s.registerFunction(async function* count(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
+  });
+  const client = await wireClient(server, ALL);
+  try {
+    const frames = ["a", "b", "c"].map((id) => client.callFrame(id, "count", [10], { CREDIT: 1 }));
+    await client.sendRaw(concat(frames));
+    for (let i = 0; i < 6; i++) assert.ok([201, 202].includes(Number((await client.next())?.CODE)));
+    await client.send({ MPRPC: "0.1", HEARTBEAT: "ping" });
+    assert.equal((await client.next())?.CODE, 101, "still read");
+  } finally {
+    client.close();
+  }
+});
+
+test("backpressure: a long queue of calls that answer at once starts without deep recursion", async () => {
+  const gate = deferred();
+  const holding = deferred();
+  let held = 0;
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function hold() {
+      if (++held === 1024) holding.resolve();
+      return gate.promise.then(() => "held");
+    });
+    s.registerFunction(function add(a: number, b: number) {
+      return a + b;
+    });
+  });
+  const client = await wireClient(server);
+  try {
+    // 1024 calls run (the default limit) and 2047 wait for a turn.
+    const holds = Array.from({ length: 1024 }, (_, i) => client.callFrame(`h${i}`, "hold"));
+    const adds = Array.from({ length: 2047 }, (_, i) => client.callFrame(`a${i}`, "add", [i, 1]));
+    await client.sendRaw(concat([...holds, ...adds]));
+    await holding.promise;
+    gate.resolve();
+    let answered = 0;
+    for (let i = 0; i < 1024 + 2047; i++) if ((await client.next())?.CODE === 200) answered++;
+    assert.equal(answered, 3071);
+  } finally {
+    client.close();
+  }
+});
+
+test("backpressure: a graceful close refuses calls still waiting for a turn with 503", async () => {
+  const gate = deferred();
+  const started = deferred();
+  const server = await startServer({ maxCallsPerConnection: 1 }, (s) => {
+    s.registerFunction(function slow() {
+      started.resolve();
+      return gate.promise.then(() => "done");
+    });
+  });
+  const client = await wireClient(server);
+  try {
+    await client.sendRaw(concat([client.callFrame("a", "slow"), client.callFrame("b", "slow")]));
+    await started.promise;
+    const closing = server.close();
+    const refused = await client.next();
+    assert.deepEqual([refused?.CODE, body(refused).ID], [503, "b"]);
+    gate.resolve();
+    assert.deepEqual(body(await client.next()), { ID: "a", RESULT: "done" });
+    await closing;
+  } finally {
+    client.close();
+  }
+});

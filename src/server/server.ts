@@ -323,7 +323,7 @@ export class Server implements AsyncDisposable {
 
   /**
    * Stops accepting connections, lets running calls finish for up to `gracePeriod` seconds
-   * (new calls get 503), then closes every connection.
+   * (new calls, and calls still waiting for a turn, get 503), then closes every connection.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();

@@ -16,7 +16,7 @@ import {
   type ClientOptions,
   ClientSession,
 } from "./client_session.ts";
-import { withRemoteMethods } from "./remote_proxy.ts";
+import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
 
 export type { CallOptions, ClientOptions };
 
@@ -164,13 +164,7 @@ export class AsyncRPC implements AsyncDisposable {
    */
   with(options: CallOptions): RemoteView {
     checkOptions("CallOptions", options, CALL_OPTIONS);
-    const call = <T>(
-      method: string,
-      args: unknown[] = [],
-      kwargs: Record<string, unknown> = {},
-      more: CallOptions = {},
-    ) => this.call<T>(method, args, kwargs, { ...options, ...more });
-    return withRemoteMethods({ call }, (name, args) => call(name, args)) as RemoteView;
+    return callOptionsView((...call) => this.call(...call), options) as RemoteView;
   }
 
   /**

@@ -37,3 +37,28 @@ export function withRemoteMethods<T extends object>(client: T, call: Caller): T 
     },
   });
 }
+
+/** A client's `call(method, args, kwargs, options)`, whichever client and options. */
+type OptionsCaller<O, R> = (
+  method: string,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  options: O,
+) => R;
+
+/**
+ * A view whose calls, attribute calls included, go through `call` with `options` (a call's own
+ * options win): what both clients' `with()` returns.
+ */
+export function callOptionsView<O extends object, R>(
+  call: OptionsCaller<O, R>,
+  options: O,
+): { call: (method: string, args?: unknown[], kwargs?: Record<string, unknown>, more?: O) => R } {
+  const scoped = (
+    method: string,
+    args: unknown[] = [],
+    kwargs: Record<string, unknown> = {},
+    more?: O,
+  ) => call(method, args, kwargs, { ...options, ...more });
+  return withRemoteMethods({ call: scoped }, (name, args) => scoped(name, args));
+}

@@ -12,7 +12,7 @@ import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
 import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
-import { withRemoteMethods } from "./remote_proxy.ts";
+import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
 import { createChannel, nextSeq, readMessage } from "./shared_channel.ts";
 import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
 
@@ -150,13 +150,7 @@ export class RPC implements Disposable {
    */
   with(options: SyncCallOptions): SyncRemoteView {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
-    const call = <T>(
-      method: string,
-      args: unknown[] = [],
-      kwargs: Record<string, unknown> = {},
-      more: SyncCallOptions = {},
-    ) => this.call<T>(method, args, kwargs, { ...options, ...more });
-    return withRemoteMethods({ call }, (name, args) => call(name, args)) as SyncRemoteView;
+    return callOptionsView((...call) => this.call(...call), options) as SyncRemoteView;
   }
 
   /** Calls `method` without waiting for its outcome; returns the ID for `system.getresult`. */

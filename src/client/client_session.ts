@@ -31,7 +31,8 @@ import { creditCharge } from "../protocol/call_message.ts";
 import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
-import { type Deferred, deferred } from "../util/deferred.ts";
+import { deferred } from "../util/deferred.ts";
+import { Wakeup } from "../util/wakeup.ts";
 import type { ItemStream } from "../call/item_stream.ts";
 import { optionNames } from "../util/options.ts";
 
@@ -128,7 +129,7 @@ export class ClientSession {
   // streamBuffer: the bytes of unread items one stream may hold.
   readonly #buffer: number;
   // Settled when a reader takes items, for a read loop paused by a full stream.
-  #taken?: Deferred<void>;
+  readonly #taken = new Wakeup();
   #heartbeat?: ReturnType<typeof setInterval>;
   #closeReason?: MprpcError;
 
@@ -402,13 +403,12 @@ export class ClientSession {
     while (this.#conn.open) {
       const stream = this.#pending.get(id)?.stream;
       if (!stream || stream.bufferedBytes <= this.#buffer / 2) return;
-      await (this.#taken ??= deferred()).promise;
+      await this.#taken.wait();
     }
   }
 
   #wakeReadLoop(): void {
-    this.#taken?.resolve();
-    this.#taken = undefined;
+    this.#taken.wake();
   }
 }
 

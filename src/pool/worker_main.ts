@@ -8,6 +8,7 @@
  */
 import { isAsyncIterable } from "../call/answer.ts";
 import { runInCall } from "../call/call_context.ts";
+import { Wakeup } from "../util/wakeup.ts";
 import { RpcUnavailableException } from "../protocol/errors.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import type { ToWorker } from "./worker_messages.ts";
@@ -25,29 +26,24 @@ class RunningCall {
   readonly controller = new AbortController();
   // Stream items the pool's reader has room for (see STREAM_WINDOW).
   #credit = STREAM_WINDOW;
-  #more?: () => void;
+  readonly #more = new Wakeup();
 
   grant(items: number): void {
     this.#credit += items;
-    this.#wake();
+    this.#more.wake();
   }
 
   cancel(): void {
     this.controller.abort(new RpcUnavailableException("the call was cancelled"));
-    this.#wake();
+    this.#more.wake();
   }
 
   // Spends one item of credit, first waiting for some if there is none (or for a cancel).
   async spend(): Promise<void> {
     while (this.#credit === 0 && !this.controller.signal.aborted) {
-      await new Promise<void>((resolve) => this.#more = resolve);
+      await this.#more.wait();
     }
     this.#credit--;
-  }
-
-  #wake(): void {
-    this.#more?.();
-    this.#more = undefined;
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import type { CallContext } from "../call/call_context.ts";
 import { type CallMessage, creditCharge } from "../protocol/call_message.ts";
-import { type Deferred, deferred } from "../util/deferred.ts";
+import { Wakeup } from "../util/wakeup.ts";
 import { timer } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
 
@@ -38,7 +38,7 @@ export class ServedCall implements CallContext, CallRequest {
   #timer?: ReturnType<typeof setTimeout>;
   #finished = false;
   // The stream's window: bytes the client granted, and bytes sent (credit extension).
-  #credit?: { granted: number; sent: number; more?: Deferred<void> };
+  #credit?: { granted: number; sent: number; more: Wakeup };
 
   /**
    * The call `message` from `peer`, authenticated as `user`. Its `DEADLINE`, if any, counts from
@@ -56,7 +56,9 @@ export class ServedCall implements CallContext, CallRequest {
     this.deadline = message.deadline !== undefined && !outer
       ? Date.now() + message.deadline
       : undefined;
-    if (message.credit !== undefined) this.#credit = { granted: message.credit, sent: 0 };
+    if (message.credit !== undefined) {
+      this.#credit = { granted: message.credit, sent: 0, more: new Wakeup() };
+    }
   }
 
   /**
@@ -90,7 +92,7 @@ export class ServedCall implements CallContext, CallRequest {
     if (this.#stop) return;
     this.#stop = { reason };
     this.#controller?.abort(reason);
-    this.#credit?.more?.resolve();
+    this.#credit?.more.wake();
     this.finish();
   }
 
@@ -106,8 +108,7 @@ export class ServedCall implements CallContext, CallRequest {
   grant(bytes: number): void {
     if (!this.#credit) return;
     this.#credit.granted += bytes;
-    this.#credit.more?.resolve();
-    this.#credit.more = undefined;
+    this.#credit.more.wake();
   }
 
   /** Counts one item sent, whose payload had `bytes` bytes. */
@@ -123,8 +124,7 @@ export class ServedCall implements CallContext, CallRequest {
   room(): Promise<void> | undefined {
     const credit = this.#credit;
     if (!credit || credit.sent < credit.granted || this.#stop) return undefined;
-    credit.more ??= deferred();
-    return credit.more.promise;
+    return credit.more.wait();
   }
 
   /** Releases the timer and the link to the outer signal: the call is over. */

@@ -25,7 +25,7 @@ import {
   type Message,
   VERSION,
 } from "../protocol/messages.ts";
-import { type Deferred, deferred } from "../util/deferred.ts";
+import { Wakeup } from "../util/wakeup.ts";
 import { timer } from "../util/timers.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { Answer } from "../call/answer.ts";
@@ -82,7 +82,7 @@ export class Session {
   // The extensions the client asked for and the server accepted.
   #extensions: ReadonlySet<string> = new Set();
   // Settled when a call finishes, for a read loop waiting for room.
-  #callDone?: Deferred<void>;
+  readonly #callDone = new Wakeup();
   // Calls that arrived while maxCallsPerConnection were running, in order: they wait for a turn.
   #queued: ServedCall[] = [];
   #startingQueued = false;
@@ -185,7 +185,7 @@ export class Session {
     if (!this.#queueFull() && !this.#conn.backlogged) return undefined;
     return (async () => {
       while (this.#conn.open && this.#conn.backlogged) await this.#conn.drained();
-      while (this.#conn.open && this.#queueFull()) await (this.#callDone ??= deferred()).promise;
+      while (this.#conn.open && this.#queueFull()) await this.#callDone.wait();
     })();
   }
 
@@ -202,8 +202,7 @@ export class Session {
 
   // A read loop waiting for room goes on: a call finished, or a stream now waits for credit.
   #wakeReadLoop(): void {
-    this.#callDone?.resolve();
-    this.#callDone = undefined;
+    this.#callDone.wake();
   }
 
   async #handshake(auth: unknown): Promise<void> {

@@ -27,7 +27,9 @@
  *
  * @module
  */
+export { Broker, type BrokerOptions, type MemberInfo, type MemberLoad } from "./broker.ts";
 export {
+  type BrokerMembership,
   type CallContext,
   callContext,
   consoleLogger,
@@ -47,6 +49,9 @@ export {
   type AsyncRPCClient,
   type CallOptions,
   type ClientOptions,
+  type DisconnectDetail,
+  type ReconnectDetail,
+  type ReconnectOptions,
   type Remote,
   type RemoteMethod,
   type RemoteView,
@@ -57,6 +62,7 @@ export {
   type SyncRemoteView,
 } from "./client.ts";
 export {
+  ConnectionLostError,
   ExpireStreamWarning,
   ExpireWarning,
   LoginError,

@@ -5,6 +5,7 @@
  * @module
  */
 export {
+  type BrokerMembership,
   type Credential,
   type Handler,
   type InstanceOptions,

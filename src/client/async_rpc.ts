@@ -4,8 +4,12 @@
  *
  * @module
  */
-import { parseAddress, type ServerAddress } from "../protocol/address.ts";
-import { type MprpcError, RpcUnavailableException } from "../protocol/errors.ts";
+import { parseTarget, type ServerAddress, type Target } from "../protocol/address.ts";
+import { type MprpcError, RpcUnavailableException, TimeoutException } from "../protocol/errors.ts";
+import { backoffDelay, sleep } from "../util/backoff.ts";
+import { timer } from "../util/timers.ts";
+import { Wakeup } from "../util/wakeup.ts";
+import { askBrokers } from "./broker_resolver.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
 import { checkOptions } from "../util/options.ts";
 import { Codec } from "../wire/codec.ts";
@@ -15,10 +19,27 @@ import {
   CLIENT_OPTIONS,
   type ClientOptions,
   ClientSession,
+  type ReconnectOptions,
 } from "./client_session.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
 
-export type { CallOptions, ClientOptions };
+export type { CallOptions, ClientOptions, ReconnectOptions };
+
+/** The `detail` of an {@linkcode AsyncRPC} `"disconnect"` event. */
+export interface DisconnectDetail {
+  /** Why the connection ended; calls that were in flight on it failed with it. */
+  error: MprpcError;
+  /** Whether the client is reconnecting. */
+  reconnecting: boolean;
+}
+
+/** The `detail` of an {@linkcode AsyncRPC} `"reconnect"` event. */
+export interface ReconnectDetail {
+  /** The server's `host:port` now. */
+  remoteAddress: string;
+  /** Attempts it took. */
+  attempts: number;
+}
 
 /**
  * A remote method: call it to call the method, or read a property for a dotted name
@@ -67,21 +88,31 @@ export type AsyncRPCClient = AsyncRPC & Remote;
  * assert.deepEqual(items, [1, 2]);
  * ```
  */
-export class AsyncRPC implements AsyncDisposable {
-  readonly #address: ServerAddress;
+export class AsyncRPC extends EventTarget implements AsyncDisposable {
+  readonly #target: Target;
   readonly #options: ClientOptions;
   readonly #proxy: this;
   #codec?: Promise<Codec>;
   #session?: ClientSession;
   #connecting?: Promise<ClientSession>;
+  // Whether the application wants a connection: from connect() until close().
+  #wanted = false;
+  // Aborts the reconnect loop's waits on close(); replaced for the next connect().
+  #stop = new AbortController();
+  #reconnecting?: Promise<void>;
+  // Woken when a connection comes back, or the client is closed: calls waiting for one go on.
+  readonly #changed = new Wakeup();
+  #lastAttempt?: unknown;
 
   /**
-   * Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode AsyncRPC.connect}
-   * next. A malformed URL or an unknown option is a `TypeError` here.
+   * Creates a client for `url`: a server (`tcp://user:pass@host:port`), or brokers that name one
+   * (`broker://user:pass@host:port[,host:port…]`, tried in turn); call
+   * {@linkcode AsyncRPC.connect} next. A malformed URL or an unknown option is a `TypeError` here.
    */
   constructor(url: string, options: ClientOptions = {}) {
+    super();
     checkOptions("ClientOptions", options, CLIENT_OPTIONS);
-    this.#address = parseAddress(url);
+    this.#target = parseTarget(url);
     this.#options = { ...options };
     // Methods that return `this` return the Proxy.
     this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
@@ -98,9 +129,15 @@ export class AsyncRPC implements AsyncDisposable {
     return this.#session?.info;
   }
 
+  /** The `host:port` of the server of the current (or last) connection; a broker's pick shows here. */
+  get remoteAddress(): string | undefined {
+    return this.#session?.remoteAddress;
+  }
+
   /**
    * Resolves when the current connection ends, with the error its calls failed with (for
-   * example a `TimeoutException` after the server's idle timeout).
+   * example a `TimeoutException` after the server's idle timeout). With `reconnect` on, a new
+   * connection may follow: the `"disconnect"` and `"reconnect"` events tell each change.
    */
   get closed(): Promise<MprpcError> {
     return this.#session?.closed ??
@@ -113,13 +150,16 @@ export class AsyncRPC implements AsyncDisposable {
   }
 
   /**
-   * Connects and authenticates; rejects with `LoginError` if the server refuses. Connected
-   * already, it does nothing; a connect already under way is joined, never duplicated.
+   * Connects and authenticates (through a broker for a `broker://` address); rejects with
+   * `LoginError` if refused. Connected already, it does nothing; a connect already under way is
+   * joined, never duplicated. A failed first connect is not retried: `reconnect` applies to a
+   * connection that was established, then lost.
    */
   async connect(): Promise<this> {
     if (!this.#session?.open) {
       this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
       await this.#connecting;
+      this.#wanted = true;
     }
     return this.#proxy;
   }
@@ -137,7 +177,9 @@ export class AsyncRPC implements AsyncDisposable {
     options?: CallOptions,
   ): Promise<T> {
     checkOptions("CallOptions", options, CALL_OPTIONS);
-    return await this.#current().call(method, args, kwargs, options) as T;
+    const session = this.#session;
+    if (session?.open) return await session.call(method, args, kwargs, options) as T;
+    return await this.#callLater(method, args, kwargs, options) as T;
   }
 
   /**
@@ -171,12 +213,14 @@ export class AsyncRPC implements AsyncDisposable {
    * Calls `method` without waiting for its outcome (`RETURN: false`); resolves to the call's ID
    * once sent. Fetch the outcome later with `rpc.system.getresult(id)`.
    */
-  delay(
+  async delay(
     method: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
   ): Promise<string> {
-    return this.#current().delay(method, args, kwargs);
+    const session = this.#session;
+    if (session?.open) return session.delay(method, args, kwargs);
+    return (await this.#reconnected(this.#waitLimit())).delay(method, args, kwargs);
   }
 
   /** Closes the connection and reconnects. */
@@ -186,11 +230,17 @@ export class AsyncRPC implements AsyncDisposable {
   }
 
   /**
-   * Closes the connection; calls still waiting fail with `RpcUnavailableException`. A connect
-   * under way is waited for and then closed, so no socket outlives this.
+   * Closes the connection and stops reconnecting; calls still waiting fail with
+   * `RpcUnavailableException`. A connect under way is waited for and then closed, so no socket
+   * outlives this.
    */
   async close(): Promise<void> {
+    this.#wanted = false;
+    this.#stop.abort();
+    this.#stop = new AbortController();
+    this.#changed.wake();
     await this.#connecting?.catch(() => {});
+    await this.#reconnecting;
     await this.#session?.close();
   }
 
@@ -205,16 +255,120 @@ export class AsyncRPC implements AsyncDisposable {
       compression: this.#options.compression,
       maxMessageSize: this.#options.maxMessageSize,
     });
-    const session = await ClientSession.open(this.#address, this.#options, await this.#codec);
+    const codec = await this.#codec;
+    const address: ServerAddress = this.#target.kind === "server"
+      ? this.#target.address
+      : await askBrokers(this.#target.address, this.#options, codec);
+    const session = await ClientSession.open(address, this.#options, codec);
     this.#session = session;
+    session.closed.then((error) => this.#lost(session, error));
     return session;
   }
 
-  // The open session; else the reason the last one ended.
-  #current(): ClientSession {
-    const session = this.#session;
-    if (session?.open) return session;
-    throw session?.closeReason ??
+  // The connection of `session` ended. Unless the application closed it, say so, and reconnect
+  // at once; after an idle timeout, only when the next call needs the connection.
+  #lost(session: ClientSession, error: MprpcError): void {
+    if (session !== this.#session || !this.#wanted) return;
+    // The server's idle timeout (a connection-level 504) is the one loss not worth repairing now.
+    const idle = error instanceof TimeoutException;
+    const reconnecting = this.#options.reconnect !== false && !idle;
+    this.dispatchEvent(
+      new CustomEvent<DisconnectDetail>("disconnect", {
+        detail: { error, reconnecting },
+      }),
+    );
+    if (reconnecting) this.#startReconnecting();
+  }
+
+  #startReconnecting(): void {
+    this.#reconnecting ??= this.#reconnectLoop().finally(() => this.#reconnecting = undefined);
+  }
+
+  async #reconnectLoop(): Promise<void> {
+    const { minDelay = 0.1, maxDelay = 5 } = typeof this.#options.reconnect === "object"
+      ? this.#options.reconnect
+      : {};
+    const stop = this.#stop.signal;
+    for (let attempt = 0; this.#wanted; attempt++) {
+      const delay = attempt === 0 ? 0 : backoffDelay(attempt - 1, minDelay * 1000, maxDelay * 1000);
+      if (!await sleep(delay, stop)) return;
+      try {
+        this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
+        const session = await this.#connecting;
+        this.#lastAttempt = undefined;
+        this.#changed.wake();
+        this.dispatchEvent(
+          new CustomEvent<ReconnectDetail>("reconnect", {
+            detail: { remoteAddress: session.remoteAddress, attempts: attempt + 1 },
+          }),
+        );
+        return;
+      } catch (err) {
+        this.#lastAttempt = err;
+      }
+    }
+  }
+
+  // A call made while the connection is down: it waits for the next one, for at most
+  // `connectTimeout` and what is left of its own timeout, which the wait counts against.
+  async #callLater(
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options?: CallOptions,
+  ): Promise<unknown> {
+    const started = Date.now();
+    const timeout = options?.timeout ?? this.#options.timeout;
+    const session = await this.#reconnected(this.#waitLimit(timeout), options?.signal);
+    if (timeout === undefined) return await session.call(method, args, kwargs, options);
+    const left = Math.max(0.001, timeout - (Date.now() - started) / 1000);
+    return await session.call(method, args, kwargs, { ...options, timeout: left });
+  }
+
+  #waitLimit(timeout?: number): number {
+    return Math.min(timeout ?? Infinity, this.#options.connectTimeout ?? 10);
+  }
+
+  // The open session once there is one again, within `seconds`; rejects at once if the client is
+  // not reconnecting (closed, never connected, or reconnect turned off).
+  async #reconnected(seconds: number, signal?: AbortSignal): Promise<ClientSession> {
+    if (this.#wanted && this.#options.reconnect !== false) this.#startReconnecting();
+    let expired = false;
+    const expiry = timer(() => {
+      expired = true;
+      this.#changed.wake();
+    }, seconds * 1000);
+    const aborted = () => this.#changed.wake();
+    signal?.addEventListener("abort", aborted, { once: true });
+    try {
+      while (true) {
+        signal?.throwIfAborted();
+        const session = this.#session;
+        if (session?.open) return session;
+        if (!this.#reconnecting) throw this.#notConnected();
+        if (expired) throw this.#stillDown(seconds);
+        await this.#changed.wait();
+      }
+    } finally {
+      clearTimeout(expiry);
+      signal?.removeEventListener("abort", aborted);
+    }
+  }
+
+  #notConnected(): MprpcError {
+    if (!this.#wanted && this.#session) {
+      return new RpcUnavailableException("the client is closed");
+    }
+    return this.#session?.closeReason ??
       new RpcUnavailableException("not connected: call connect() first");
+  }
+
+  #stillDown(seconds: number): MprpcError {
+    const last = this.#lastAttempt;
+    const why = last instanceof Error ? `; the last attempt: ${last.message}` : "";
+    return new RpcUnavailableException(
+      `the connection was lost and is not back after ${seconds} s${why}`,
+      { cause: last },
+    );
   }
 }

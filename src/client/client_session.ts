@@ -7,6 +7,7 @@
  */
 import { CallState } from "../call/call_state.ts";
 import {
+  ConnectionLostError,
   errorFromCode,
   LoginError,
   MprpcError,
@@ -17,6 +18,7 @@ import {
 import {
   Code,
   type Compression,
+  DIRECT,
   type ErrorData,
   EXTENSIONS,
   type HandshakeReply,
@@ -24,7 +26,7 @@ import {
   type Message,
   VERSION,
 } from "../protocol/messages.ts";
-import type { ServerAddress } from "../protocol/address.ts";
+import type { HostPort, ServerAddress } from "../protocol/address.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
 import { creditCharge } from "../protocol/call_message.ts";
@@ -49,8 +51,18 @@ export interface ClientOptions {
   compression?: Compression | null;
   /** Seconds a call may wait for its answer before failing with 504. Default: no limit. */
   timeout?: number;
-  /** Seconds to connect and authenticate before giving up. @default {10} */
+  /**
+   * Seconds to connect and authenticate (through a broker, each broker's answer too) before
+   * giving up; also the longest a call waits for a lost connection to come back. @default {10}
+   */
   connectTimeout?: number;
+  /**
+   * Reconnect when the connection is lost (through the brokers again, for a `broker://`
+   * address): at once, then after exponential backoff with jitter between `minDelay` and
+   * `maxDelay` seconds, until it succeeds or the client is closed. `false` turns it off.
+   * @default {true} (`{ minDelay: 0.1, maxDelay: 5 }`)
+   */
+  reconnect?: boolean | ReconnectOptions;
   /** The most bytes one incoming message may have. @default {67108864} (64 MiB) */
   maxMessageSize?: number;
   /**
@@ -61,6 +73,14 @@ export interface ClientOptions {
    * @default {4194304} (4 MiB)
    */
   streamBuffer?: number;
+}
+
+/** How {@linkcode ClientOptions.reconnect} waits between attempts. */
+export interface ReconnectOptions {
+  /** Seconds before the second attempt; each later one doubles it. @default {0.1} */
+  minDelay?: number;
+  /** The most seconds between attempts. @default {5} */
+  maxDelay?: number;
 }
 
 /** Options of one call; they override the client's. */
@@ -85,6 +105,7 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   compression: true,
   timeout: true,
   connectTimeout: true,
+  reconnect: true,
   maxMessageSize: true,
   streamBuffer: true,
 });
@@ -114,12 +135,51 @@ function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Err
   return Promise.race([promise, expiry]).finally(() => clearTimeout(handle));
 }
 
+/**
+ * Connects to `address` and runs `talk` on the connection (a handshake, a question to a broker),
+ * all within `connectTimeout`. Rejects with `talk`'s `MprpcError`, a `TimeoutException` if it
+ * takes too long, or `RpcUnavailableException` if the peer cannot be reached; the socket is
+ * released on every failure.
+ */
+export async function dial<T>(
+  address: HostPort,
+  options: ClientOptions,
+  codec: Codec,
+  talk: (conn: Connection) => Promise<T>,
+): Promise<[Connection, T]> {
+  const { hostname, port } = address;
+  const seconds = options.connectTimeout ?? 10;
+  const socket = connect({ hostname, port });
+  let conn: Connection | undefined;
+  try {
+    const talking = socket.then((s) => {
+      conn = new Connection(s, codec, { maxMessageSize: options.maxMessageSize });
+      return talk(conn);
+    });
+    const value = await withTimeout(
+      talking,
+      seconds,
+      () => new TimeoutException(`no answer from ${hostname}:${port} within ${seconds} s`),
+    );
+    return [conn!, value];
+  } catch (err) {
+    if (conn) conn.abort();
+    else socket.then((s) => s.close(), () => {});
+    if (err instanceof MprpcError) throw err;
+    throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${err}`, {
+      cause: err,
+    });
+  }
+}
+
 /** One authenticated connection to a server and the calls in flight on it. */
 export class ClientSession {
   /** The server's handshake reply. */
   readonly info: HandshakeReply;
   /** Resolves when the connection has ended, with the error its calls failed with. */
   readonly closed: Promise<MprpcError>;
+  /** The server's `host:port`, as dialed. */
+  readonly remoteAddress: string;
 
   readonly #conn: Connection;
   readonly #options: ClientOptions;
@@ -134,6 +194,7 @@ export class ClientSession {
   #closeReason?: MprpcError;
 
   private constructor(
+    address: HostPort,
     conn: Connection,
     info: HandshakeReply,
     options: ClientOptions,
@@ -142,6 +203,8 @@ export class ClientSession {
   ) {
     this.#conn = conn;
     this.info = info;
+    const { hostname, port } = address;
+    this.remoteAddress = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     this.#options = options;
     this.#extensions = new Set(info.EXT ?? []);
     this.#buffer = options.streamBuffer ?? 4 * 1024 * 1024;
@@ -161,29 +224,13 @@ export class ClientSession {
     options: ClientOptions,
     codec: Codec,
   ): Promise<ClientSession> {
-    const { hostname, port } = address;
-    const seconds = options.connectTimeout ?? 10;
-    const socket = connect({ hostname, port });
-    let conn: Connection | undefined;
-    try {
-      const opening = socket.then((s) => {
-        conn = new Connection(s, codec, { maxMessageSize: options.maxMessageSize });
-        return handshake(conn, address);
-      });
-      const [info, reader, early] = await withTimeout(
-        opening,
-        seconds,
-        () => new TimeoutException(`no handshake from ${hostname}:${port} within ${seconds} s`),
-      );
-      return new ClientSession(conn!, info, options, reader, early);
-    } catch (err) {
-      if (conn) conn.abort();
-      else socket.then((s) => s.close(), () => {});
-      if (err instanceof MprpcError) throw err;
-      throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${err}`, {
-        cause: err,
-      });
-    }
+    const [conn, [info, reader, early]] = await dial(
+      address,
+      options,
+      codec,
+      (conn) => handshake(conn, address),
+    );
+    return new ClientSession(address, conn, info, options, reader, early);
   }
 
   /** Whether calls can still be sent. */
@@ -281,14 +328,15 @@ export class ClientSession {
         batch = r.value;
       }
     } catch (err) {
-      this.#closeReason ??= err instanceof MprpcError
-        ? err
-        : new RpcUnavailableException(`connection failed: ${err}`, { cause: err });
+      this.#closeReason ??= err instanceof MprpcError ? err : new ConnectionLostError(
+        `the connection to ${this.remoteAddress} failed (${err}); calls in flight may or may not have run`,
+        { cause: err },
+      );
     } finally {
       clearInterval(this.#heartbeat);
       this.#conn.abort();
-      const reason = this.#closeReason ??= new RpcUnavailableException(
-        "the server closed the connection",
+      const reason = this.#closeReason ??= new ConnectionLostError(
+        `the connection to ${this.remoteAddress} was lost; calls in flight may or may not have run`,
       );
       for (const [id, pending] of this.#pending) {
         this.#forget(id);
@@ -420,9 +468,10 @@ async function handshake(
 ): Promise<[HandshakeReply, ReadableStreamDefaultReader<MessageBatch>, MessageBatch]> {
   const reader = conn.messages.getReader();
   // pymprpc ignores EXT and answers without it: the connection then stays plain MPRPC 0.1.
+  // `direct` asks a broker to serve this client itself rather than name a server.
   await conn.send({
     MPRPC: VERSION,
-    AUTH: { USERNAME: address.username, PASSWORD: address.password, EXT: [...EXTENSIONS] },
+    AUTH: { USERNAME: address.username, PASSWORD: address.password, EXT: [...EXTENSIONS, DIRECT] },
   });
   let batch: MessageBatch | undefined;
   try {

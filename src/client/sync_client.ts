@@ -7,7 +7,7 @@
 import { type CallOptions, CLIENT_OPTIONS, type ClientOptions } from "./client_session.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
 import { Decoder } from "../../deps.ts";
-import { parseAddress } from "../protocol/address.ts";
+import { parseTarget } from "../protocol/address.ts";
 import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
 import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
@@ -70,6 +70,7 @@ export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
 export class RPC implements Disposable {
   readonly #url: string;
   readonly #options: ClientOptions;
+  readonly #hops: number;
   readonly #decoder = new Decoder();
   readonly #proxy: this;
   #worker?: WorkerHandle;
@@ -78,11 +79,16 @@ export class RPC implements Disposable {
   /** The number of the last request: each reply is read by its number. */
   #seq = 0;
 
-  /** Creates a client for `url` (`tcp://user:pass@host:port`); call {@linkcode RPC.connect} next. */
+  /**
+   * Creates a client for `url`, a server (`tcp://user:pass@host:port`) or brokers that name one
+   * (`broker://user:pass@host:port[,host:port…]`); call {@linkcode RPC.connect} next.
+   */
   constructor(url: string, options: ClientOptions = {}) {
     // A malformed URL or an unknown option fails here, not later inside the worker.
     checkOptions("ClientOptions", options, CLIENT_OPTIONS);
-    parseAddress(url);
+    const target = parseTarget(url);
+    // Each broker may take connectTimeout to answer, then the server.
+    this.#hops = target.kind === "broker" ? target.address.brokers.length + 1 : 1;
     this.#url = url;
     this.#options = options;
     this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
@@ -218,7 +224,7 @@ export class RPC implements Disposable {
   }
 
   #connectTimeout(): number {
-    return (this.#options.connectTimeout ?? 10) * 1000;
+    return (this.#options.connectTimeout ?? 10) * 1000 * this.#hops + WORKER_MARGIN_MS;
   }
 
   #terminate(): void {

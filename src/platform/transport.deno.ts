@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Address, Listener, Socket, Transport } from "./transport.ts";
+import type { Address, Listener, ListenOptions, Socket, Transport } from "./transport.ts";
 
 const READ_SIZE = 64 * 1024;
 // Reads smaller than this are copied out so the read buffer can be reused; bigger ones are
@@ -57,9 +57,21 @@ function wrap(conn: Deno.TcpConn): Socket {
   return { readable, writable, remoteAddress: `${hostname}:${port}`, close };
 }
 
-/** Listens on `address`; resolves once bound. */
-export function listen(address: Address): Promise<Listener> {
-  const listener = Deno.listen({ ...address, transport: "tcp" });
+// Deno.listen's reusePort is unstable: without --unstable-net it throws a bare "Unstable API".
+function listenTcp({ hostname, port, reusePort }: ListenOptions): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname, port, transport: "tcp", ...reusePort && { reusePort } });
+  } catch (err) {
+    if (reusePort && /unstable/i.test(String(err))) {
+      throw new Error("reusePort needs Deno's --unstable-net flag", { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Listens on `options`; resolves once bound. */
+export function listen(options: ListenOptions): Promise<Listener> {
+  const listener = listenTcp(options);
   return Promise.resolve({
     addr: { hostname: listener.addr.hostname, port: listener.addr.port },
     close: () => listener.close(),

@@ -5,7 +5,8 @@
  * @module
  */
 import net from "node:net";
-import type { Address, Listener, Socket, Transport } from "./transport.ts";
+import process from "node:process";
+import type { Address, Listener, ListenOptions, Socket, Transport } from "./transport.ts";
 
 function wrap(socket: net.Socket): Socket {
   socket.setNoDelay(true);
@@ -62,8 +63,18 @@ function wrap(socket: net.Socket): Socket {
   };
 }
 
-/** Listens on `address`; resolves once bound. */
-export function listen(address: Address): Promise<Listener> {
+// node:net takes reusePort from 22.12 (and 23.1) on; older versions ignore it silently.
+function checkReusePort(): void {
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major < 22 || (major === 22 && minor < 12)) {
+    throw new Error(`reusePort needs Node 22.12 or later; this is ${process.versions.node}`);
+  }
+}
+
+/** Listens on `options`; resolves once bound. */
+export function listen(options: ListenOptions): Promise<Listener> {
+  const { hostname, port, reusePort } = options;
+  if (reusePort) checkReusePort();
   const server = net.createServer({ noDelay: true });
   const waiting: Array<(socket: net.Socket | null) => void> = [];
   const accepted: net.Socket[] = [];
@@ -75,7 +86,7 @@ export function listen(address: Address): Promise<Listener> {
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(address.port, address.hostname, () => {
+    server.listen({ port, host: hostname, ...reusePort && { reusePort } }, () => {
       server.off("error", reject);
       const bound = server.address() as net.AddressInfo;
       resolve({

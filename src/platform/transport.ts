@@ -33,10 +33,16 @@ export interface Address {
   port: number;
 }
 
+/** Where to listen, and how. */
+export interface ListenOptions extends Address {
+  /** Share the port with other processes (`SO_REUSEPORT`). */
+  reusePort?: boolean;
+}
+
 /** Everything a transport module provides; both implementations are checked against it. */
 export interface Transport {
   /** Listens on `address`; resolves once bound. */
-  listen(address: Address): Promise<Listener>;
+  listen(options: ListenOptions): Promise<Listener>;
   /** Opens a connection to `address`. */
   connect(address: Address): Promise<Socket>;
 }

@@ -1,36 +1,98 @@
 /**
- * MPRPC addresses: `tcp://USER:PASS@HOST:PORT`.
+ * MPRPC addresses: `tcp://USER:PASS@HOST:PORT` names a server; `broker://USER:PASS@HOST:PORT`
+ * names a broker that hands out servers, and may list several brokers to try in turn
+ * (`broker://USER:PASS@B1:7000,B2:7000`).
  *
  * @module
  */
 
-/** A parsed MPRPC address. */
-export interface ServerAddress {
-  /** Host name or IP address. */
+/** Where a socket goes: a host and a port. */
+export interface HostPort {
+  /** Host name or IP address (IPv6 without brackets). */
   hostname: string;
   /** TCP port. */
   port: number;
+}
+
+/** A parsed `tcp://` address: one server and the credentials to present to it. */
+export interface ServerAddress extends HostPort {
   /** The user name, or `null` when the address has none. */
   username: string | null;
   /** The password, or `null` when the address has none. */
   password: string | null;
 }
 
-/** Parses `tcp://USER:PASS@HOST:PORT`; throws a `TypeError` for anything else. */
-export function parseAddress(url: string): ServerAddress {
+/** A parsed `broker://` address: the brokers to ask in turn, and the credentials to present. */
+export interface BrokerAddress {
+  /** The brokers, in the order to try them. */
+  brokers: HostPort[];
+  /** The user name, or `null` when the address has none. */
+  username: string | null;
+  /** The password, or `null` when the address has none. */
+  password: string | null;
+}
+
+/** What a client may be given: a server, or brokers that name one. */
+export type Target =
+  | { kind: "server"; address: ServerAddress }
+  | { kind: "broker"; address: BrokerAddress };
+
+const SHAPE =
+  "an address like tcp://user:pass@host:port or broker://user:pass@host:port[,host:port]";
+
+function invalid(url: string): TypeError {
+  return new TypeError(`'${url}' is not ${SHAPE}`);
+}
+
+// One `host:port` (`[v6]:port` for IPv6), checked by the URL parser.
+function hostPort(text: string, url: string): HostPort {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = new URL(`tcp://${text}`);
   } catch {
-    throw new TypeError(`'${url}' is not an address like tcp://user:pass@host:port`);
+    throw invalid(url);
   }
-  if (parsed.protocol !== "tcp:" || !parsed.hostname || !parsed.port) {
-    throw new TypeError(`'${url}' is not an address like tcp://user:pass@host:port`);
+  if (!parsed.hostname || !parsed.port || parsed.username || parsed.pathname) throw invalid(url);
+  return { hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(parsed.port) };
+}
+
+function decoded(part: string | undefined, url: string): string | null {
+  if (!part) return null;
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalid(url);
   }
-  return {
-    hostname: parsed.hostname.replace(/^\[(.*)\]$/, "$1"),
-    port: Number(parsed.port),
-    username: parsed.username ? decodeURIComponent(parsed.username) : null,
-    password: parsed.password ? decodeURIComponent(parsed.password) : null,
-  };
+}
+
+/** Parses a `tcp://` or `broker://` address; throws a `TypeError` for anything else. */
+export function parseTarget(url: string): Target {
+  const match = /^(tcp|broker):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^@/]+)\/?$/.exec(String(url));
+  if (!match) throw invalid(url);
+  const [, scheme, user, pass, hosts] = match;
+  const username = decoded(user, url);
+  const password = decoded(pass, url);
+  const list = hosts.split(",").map((text) => hostPort(text, url));
+  if (scheme === "tcp") {
+    if (list.length !== 1) throw new TypeError(`'${url}': a tcp:// address names one server`);
+    return { kind: "server", address: { ...list[0], username, password } };
+  }
+  return { kind: "broker", address: { brokers: list, username, password } };
+}
+
+/** Parses `tcp://USER:PASS@HOST:PORT`; throws a `TypeError` for anything else. */
+export function parseAddress(url: string): ServerAddress {
+  const target = parseTarget(url);
+  if (target.kind !== "server") throw invalid(url);
+  return target.address;
+}
+
+/** Formats `tcp://USER:PASS@HOST:PORT`, the credentials escaped (left out when both are empty). */
+export function formatAddress(address: ServerAddress): string {
+  const { hostname, port, username, password } = address;
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const user = username || password
+    ? `${encodeURIComponent(username ?? "")}:${encodeURIComponent(password ?? "")}@`
+    : "";
+  return `tcp://${user}${host}:${port}`;
 }

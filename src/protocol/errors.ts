@@ -114,6 +114,22 @@ export class RpcUnavailableException extends MprpcError {
   /** The status code. */
   override readonly code: number = Code.UNAVAILABLE;
 }
+/**
+ * 503, raised by the client itself: the connection broke (the server vanished, the network
+ * failed) while the call was waiting for its answer. The call may or may not have run; it was not
+ * retried. A transport failure, where a plain {@linkcode RpcUnavailableException} is the
+ * server's own answer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConnectionLostError, RpcUnavailableException } from "mprpc";
+ * const err = new ConnectionLostError("the connection to 127.0.0.1:5000 was lost");
+ * assert.ok(err instanceof RpcUnavailableException);
+ * assert.equal(err.code, 503);
+ * ```
+ */
+export class ConnectionLostError extends RpcUnavailableException {}
 /** 504: the server closed an idle connection, or a call outlived its client-side timeout. */
 export class TimeoutException extends MprpcError {
   /** The status code. */

@@ -13,6 +13,9 @@ export const TERMINATOR: Uint8Array = new TextEncoder().encode("##PRO-END##");
 
 /** Status codes, named after the table in docs/protocol.md. */
 export const Code = {
+  BROKER_URL: 50,
+  BROKER_REFUSED: 51,
+  BROKER_NO_SERVER: 52,
   HANDSHAKE: 100,
   PONG: 101,
   RESULT: 200,
@@ -77,6 +80,13 @@ export interface HandshakeReply {
 
 /** The extensions this implementation supports (see docs/extensions.md). */
 export const EXTENSIONS: readonly string[] = ["len32", "cancel", "deadline", "credit"];
+
+/**
+ * The extension a client offers to say "serve me yourself": a broker answers an `AUTH` that
+ * offers it with a `100` handshake (for its `system.*` and `broker.*` methods), and any other
+ * `AUTH` with the server to use (`50`). Servers ignore it. See docs/extensions.md.
+ */
+export const DIRECT = "direct";
 
 /** Whether `value` is a plain map (what msgpack and JSON decode a message to). */
 export function isMap(value: unknown): value is Message {

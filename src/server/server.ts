@@ -13,7 +13,8 @@ import type { Listener } from "../platform/transport.ts";
 import type { Compression } from "../protocol/messages.ts";
 import { type Handler, type InstanceOptions, type MethodOptions, Registry } from "./registry.ts";
 import { ResultStore } from "./result_store.ts";
-import { type ServerContext, Session, type SessionSettings } from "./session.ts";
+import { type Redirect, type ServerContext, Session, type SessionSettings } from "./session.ts";
+import { BrokerLink, type BrokerMembership } from "./broker_link.ts";
 import type { WorkerPool } from "../pool/worker_pool.ts";
 import { consoleLogger, type Logger } from "../util/logger.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
@@ -21,7 +22,14 @@ import { timer } from "../util/timers.ts";
 import { GETRESULT, GETRESULT_PARAMS, MethodDispatcher } from "./dispatcher.ts";
 import { formatSignature } from "./signature.ts";
 
-export type { Credential, Handler, InstanceOptions, MethodOptions, ModuleOptions };
+export type {
+  BrokerMembership,
+  Credential,
+  Handler,
+  InstanceOptions,
+  MethodOptions,
+  ModuleOptions,
+};
 
 const SERVER_OPTIONS = optionNames<ServerOptions>({
   hostname: true,
@@ -43,7 +51,15 @@ const SERVER_OPTIONS = optionNames<ServerOptions>({
   logger: true,
   accessLog: true,
   maxCallsPerConnection: true,
+  broker: true,
+  reusePort: true,
 });
+
+/**
+ * Makes a `Server` the front of a broker: set to a {@linkcode Redirect} in its options, it
+ * answers clients' `AUTH` with a server to use. Internal to mprpc (src/broker), not exported.
+ */
+export const REDIRECT: unique symbol = Symbol("mprpc.redirect");
 
 const METHOD_OPTIONS = optionNames<MethodOptions>({ name: true, help: true });
 const INSTANCE_OPTIONS = optionNames<InstanceOptions>({ prefix: true });
@@ -103,6 +119,18 @@ export interface ServerOptions {
    * many calls in all: past it, a new call gets 503. Default `1024`.
    */
   maxCallsPerConnection?: number;
+  /**
+   * Join these brokers, so that clients given `broker://` addresses are sent here: the server
+   * reports its load to each, joins again whenever a membership ends, and leaves first thing
+   * on {@linkcode Server.close}. Default: no broker.
+   */
+  broker?: BrokerMembership;
+  /**
+   * Let several processes listen on the same port, the kernel spreading new connections among
+   * them (`SO_REUSEPORT`, Linux). On Deno it needs `--unstable-net`; on Node, version 22.12 or
+   * later. Default `false`.
+   */
+  reusePort?: boolean;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
   workers?: number;
   /**
@@ -153,6 +181,9 @@ export class Server implements AsyncDisposable {
   readonly #modules: RegisteredModule[] = [];
   readonly #workers: number;
   readonly #workerMemoryLimit?: number;
+  readonly #redirect?: Redirect;
+  readonly #reusePort: boolean;
+  readonly #link?: BrokerLink;
   #pool?: WorkerPool;
   #listener?: Listener;
   #listening?: Promise<void>;
@@ -170,6 +201,8 @@ export class Server implements AsyncDisposable {
     this.#gracePeriod = options.gracePeriod ?? 10;
     this.#workers = options.workers ?? hardwareConcurrency();
     this.#workerMemoryLimit = options.workerMemoryLimit;
+    this.#redirect = (options as { [REDIRECT]?: Redirect })[REDIRECT];
+    this.#reusePort = options.reusePort ?? false;
     this.#logger = options.logger ?? consoleLogger;
     this.#results = new ResultStore({
       ttl: (options.resultTtl ?? 600) * 1000,
@@ -188,6 +221,19 @@ export class Server implements AsyncDisposable {
       accessLog: options.accessLog ?? false,
       maxCallsPerConnection: options.maxCallsPerConnection ?? 1024,
     };
+    if (options.broker !== undefined) {
+      this.#link = new BrokerLink(options.broker, this.#hostname, {
+        auth: this.#settings.auth,
+        load: () => ({
+          connections: this.#sessions.size,
+          calls: this.#tasks,
+          queued: this.#pool?.queued ?? 0,
+        }),
+        logger: this.#logger,
+        debug: this.#settings.debug,
+        compression: this.#settings.compression,
+      });
+    }
   }
 
   /**
@@ -295,13 +341,24 @@ export class Server implements AsyncDisposable {
     );
     const address = { hostname: this.#hostname, port: this.#port };
     try {
-      this.#listener = await listen(address);
+      this.#listener = await listen({ ...address, reusePort: this.#reusePort });
     } catch (cause) {
       await this.#pool?.close();
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new Error(`cannot listen on ${address.hostname}:${address.port}: ${reason}`, { cause });
     }
     this.#serving = this.#accept(this.#listener, this.#codec);
+    this.#link?.start(this.#listener.addr);
+  }
+
+  /**
+   * Resolves once the server has joined every broker of its `broker` option (at once without
+   * one): from then on, those brokers send it clients. A broker that is down delays it until
+   * it is back.
+   */
+  async joined(): Promise<void> {
+    await this.listen();
+    await this.#link?.joined();
   }
 
   /** Listens if needed and serves; resolves once the server is closed. */
@@ -344,6 +401,7 @@ export class Server implements AsyncDisposable {
       logger: this.#logger,
       stopped: this.#stopped.signal,
       startTask: () => this.#startTask(),
+      redirect: this.#redirect,
     };
     for await (const socket of listener) {
       const session = new Session(socket, ctx);
@@ -364,6 +422,8 @@ export class Server implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     // A listen() under way finishes first, so that its listener is closed too.
     await this.#listening?.catch(() => {});
+    // Brokers first, so that no new client is sent here while the running calls finish.
+    await this.#link?.close();
     this.#listener?.close();
     await this.#serving?.catch(() => {});
     const sessions = [...this.#sessions];

@@ -19,6 +19,7 @@ import type { Socket } from "../platform/transport.ts";
 import {
   Code,
   type Compression,
+  DIRECT,
   type ErrorData,
   EXTENSIONS,
   isMap,
@@ -62,7 +63,19 @@ export interface ServerContext {
   readonly stopped: AbortSignal;
   /** Counts a call as started; the returned function counts it as finished. */
   startTask(): () => void;
+  /**
+   * Set on a broker: answers an `AUTH` that does not offer the `direct` extension with the
+   * server to use (`50`) or a refusal, after which the connection closes.
+   */
+  readonly redirect?: Redirect;
 }
+
+/** A broker's answer to `AUTH` from a client that wants a server: `{ CODE, … }`. */
+export type Redirect = (
+  username: string | null,
+  password: string | null,
+  peer: string,
+) => Promise<Message>;
 
 // A call the session answers: one being served, or a refused one (then never run).
 type Call = CallRequest & { code?: number; stopped?: boolean };
@@ -209,6 +222,10 @@ export class Session {
     if (this.#authenticated) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
     const username = isMap(auth) && typeof auth.USERNAME === "string" ? auth.USERNAME : null;
     const password = isMap(auth) && typeof auth.PASSWORD === "string" ? auth.PASSWORD : null;
+    // Extensions are answered only when asked for: a pymprpc client never sees EXT.
+    const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
+    const { redirect } = this.#ctx;
+    if (redirect && !asked?.includes(DIRECT)) return this.#redirect(redirect, username, password);
     if (!isMap(auth) || !checkCredentials(this.#ctx.settings.auth, username, password)) {
       this.#ctx.logger.warn("login refused", { peer: this.#conn.remoteAddress, user: username });
       return void this.#fail(Code.LOGIN_ERROR);
@@ -224,15 +241,22 @@ export class Session {
       COMPRESER: compression,
       TIMEOUT: timeout,
     };
-    // Extensions are answered only when asked for: a pymprpc client never sees EXT.
-    const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
-    const accepted = asked && EXTENSIONS.filter((name) => asked.includes(name));
+    const offered = redirect ? [...EXTENSIONS, DIRECT] : EXTENSIONS;
+    const accepted = asked && offered.filter((name) => asked.includes(name));
     if (accepted) reply.EXT = accepted;
     this.#extensions = new Set(accepted);
     if (timeout > 0) this.#armIdleTimer(timeout * 1000);
     await this.#sendCode(Code.HANDSHAKE, reply);
     // The reply itself still ends with the terminator; everything after it is length-prefixed.
     if (accepted?.includes("len32")) this.#conn.useLength32();
+  }
+
+  // A broker's answer ends the connection: nothing read after this AUTH is served.
+  async #redirect(redirect: Redirect, username: string | null, password: string | null) {
+    this.#failed = true;
+    const { CODE, ...fields } = await redirect(username, password, this.#conn.remoteAddress);
+    await this.#sendCode(Number(CODE), fields);
+    await this.#conn.close();
   }
 
   // The idle clock runs from the last write; a connection with calls running is never idle.

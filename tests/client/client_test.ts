@@ -198,12 +198,26 @@ test("client: close fails waiting calls; calls after close fail; reconnect recov
   await rpc.close();
 });
 
-test("client: the server's idle timeout surfaces as TimeoutException on the next call", async () => {
+test("client: without reconnect, the server's idle timeout surfaces as TimeoutException on the next call", async () => {
   await using server = await startServer({ timeout: 0.05 }, api);
-  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0, reconnect: false });
   assert.ok(await rpc.closed instanceof TimeoutException);
   assert.equal(rpc.connected, false);
   await assert.rejects(rpc.testfunc(1, 2), TimeoutException);
+});
+
+test("client: after the server's idle timeout, the next call reconnects (not before)", async () => {
+  await using server = await startServer({ timeout: 0.05 }, api);
+  await using rpc = await AsyncRPC.connect(urlOf(server), { heartbeat: 0 });
+  const disconnected = new Promise<CustomEvent>((resolve) =>
+    rpc.addEventListener("disconnect", (event) => resolve(event as CustomEvent), { once: true })
+  );
+  const { detail } = await disconnected;
+  assert.ok(detail.error instanceof TimeoutException);
+  assert.equal(detail.reconnecting, false, "an idle connection is not worth reopening at once");
+  assert.equal(rpc.connected, false);
+  assert.equal(await rpc.testfunc(1, 2), 3);
+  assert.equal(rpc.connected, true);
 });
 
 for (const compression of ["zlib", "bz2", "lzma"] as const) {

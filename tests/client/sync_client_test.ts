@@ -95,10 +95,10 @@ test("sync: a server that dies mid-call is a clear error, not a hang", async () 
   assert.throws(() => rpc.reconnect(), RpcUnavailableException, "nothing listens any more");
 });
 
-test("sync: heartbeats keep a connection alive past the idle timeout; reconnect revives one without", async () => {
+test("sync: heartbeats keep a connection alive past the idle timeout; reconnect() revives one without", async () => {
   await using server = await spawnServer(SERVER, { TIMEOUT: "0.2" });
   using withHeartbeat = RPC.connect(server.url, { heartbeat: 0.05 });
-  using without = RPC.connect(server.url, { heartbeat: 0 });
+  using without = RPC.connect(server.url, { heartbeat: 0, reconnect: false });
   assert.equal(without.slow(400), 400, "a running call is never idle-timed-out");
   // Real time has to pass here: the server runs in another process. `without` is the control
   // that proves the wait outlasted the timeout.

@@ -1,0 +1,251 @@
+/**
+ * The broker: servers join it, clients ask it which server to use (MPRPC 0.1's `AUTH` → `50`
+ * exchange), and it answers with the least loaded of two members drawn at random. It is never on
+ * the call path. See docs/extensions.md, "Broker".
+ *
+ * @module
+ */
+import { formatAddress, parseAddress } from "../protocol/address.ts";
+import { RequestError, RestrictAccessError } from "../protocol/errors.ts";
+import { Code, type Compression, type Message } from "../protocol/messages.ts";
+import {
+  credentialTagger,
+  JOIN,
+  type Joined,
+  MEMBER_USER,
+  readLoad,
+  REPORT,
+} from "../protocol/membership.ts";
+import { callContext } from "../call/call_context.ts";
+import { checkCredentials, type Credential } from "../server/credentials.ts";
+import { REDIRECT, Server, type ServerOptions } from "../server/server.ts";
+import type { Redirect } from "../server/session.ts";
+import { consoleLogger, type Logger } from "../util/logger.ts";
+import { checkOptions, optionNames } from "../util/options.ts";
+import { type Member, type MemberInfo, Members } from "./members.ts";
+import { pickOfTwo } from "./pick.ts";
+
+export type { MemberInfo };
+
+/** Options of {@linkcode Broker}. */
+export interface BrokerOptions {
+  /** Interface to listen on. @default {"127.0.0.1"} */
+  hostname?: string;
+  /** Port to listen on; 0 lets the OS choose (see {@linkcode Broker.addr}). @default {7000} */
+  port?: number;
+  /**
+   * The `[username, password]` pairs clients may present, as for `Server`; a client is sent only
+   * to a member that accepts its pair too. @default {[["admin", "admin"]]}
+   */
+  auth?: readonly Credential[];
+  /** What servers present to join (required, not empty). */
+  secret: string;
+  /** Seconds between a member's load reports; a member silent for three is dropped. @default {1} */
+  reportInterval?: number;
+  /** JSON instead of MessagePack on the wire; must match clients and members. @default {false} */
+  debug?: boolean;
+  /** Compression; must match clients and members. @default {null} */
+  compression?: Compression | null;
+  /** Where the broker reports joins, drops, picks and refusals. Default: the console. */
+  logger?: Logger;
+}
+
+const BROKER_OPTIONS = optionNames<BrokerOptions>({
+  hostname: true,
+  port: true,
+  auth: true,
+  secret: true,
+  reportInterval: true,
+  debug: true,
+  compression: true,
+  logger: true,
+});
+
+// The most credential pairs one member may announce: a bound on what a member can make the
+// broker hold.
+const MAX_TAGS = 1024;
+const TAG = /^[0-9a-f]{64}$/;
+
+// A member's load as the broker ranks it: its report, plus the clients sent to it since.
+function estimatedLoad(member: Member): number {
+  const { connections, calls, queued } = member.load;
+  return connections + calls + queued + member.sent;
+}
+
+/**
+ * A broker. Servers join it with `new Server({ broker: { url, secret } })`; clients reach a
+ * server through it with `AsyncRPC.connect("broker://user:pass@host:port")`. A client that
+ * offers the `direct` extension (any mprpc client given a `tcp://` address) is served by the
+ * broker itself: `system.*` and `broker.members()`.
+ *
+ * @example A broker, a member, and a client sent to it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AsyncRPC, Broker, Server } from "mprpc";
+ *
+ * await using broker = new Broker({ port: 0, secret: "join-secret", logger: silent() });
+ * await broker.listen();
+ * const url = `tcp://127.0.0.1:${broker.addr.port}`;
+ * await using server = new Server({ port: 0, broker: { url, secret: "join-secret" }, logger: silent() });
+ * server.registerFunction(function add(a: number, b: number) {
+ *   return a + b;
+ * });
+ * await server.listen();
+ * await server.joined();
+ *
+ * await using rpc = await AsyncRPC.connect(`broker://admin:admin@127.0.0.1:${broker.addr.port}`);
+ * assert.equal(await rpc.add(1, 2), 3);
+ * assert.equal(rpc.remoteAddress, `127.0.0.1:${server.addr.port}`);
+ *
+ * function silent() {
+ *   return { info() {}, warn() {}, error() {} };
+ * }
+ * ```
+ */
+export class Broker implements AsyncDisposable {
+  readonly #server: Server;
+  readonly #members: Members;
+  readonly #auth: readonly Credential[];
+  readonly #interval: number;
+  readonly #logger: Logger;
+  readonly #tag: ReturnType<typeof credentialTagger>;
+
+  /** Creates a broker; nothing listens until {@linkcode Broker.listen}. */
+  constructor(options: BrokerOptions) {
+    checkOptions("BrokerOptions", options, BROKER_OPTIONS);
+    const { secret } = options ?? {};
+    if (typeof secret !== "string" || secret === "") {
+      throw new TypeError("BrokerOptions.secret must be a non-empty string");
+    }
+    this.#auth = options.auth ?? [["admin", "admin"]];
+    if (this.#auth.some(([user]) => user === MEMBER_USER)) {
+      throw new TypeError(`'${MEMBER_USER}' is the user members join as; clients cannot use it`);
+    }
+    this.#interval = options.reportInterval ?? 1;
+    if (!(this.#interval > 0)) throw new TypeError("reportInterval must be a positive number");
+    this.#logger = options.logger ?? consoleLogger;
+    this.#members = new Members(this.#interval * 1000, this.#logger);
+    this.#tag = credentialTagger(secret);
+    const serverOptions: ServerOptions & { [REDIRECT]: Redirect } = {
+      hostname: options.hostname,
+      port: options.port ?? 7000,
+      auth: [...this.#auth, [MEMBER_USER, secret]],
+      debug: options.debug,
+      compression: options.compression,
+      logger: this.#logger,
+      [REDIRECT]: (username, password, peer) => this.#answer(username, password, peer),
+    };
+    this.#server = new Server(serverOptions);
+    this.#register();
+  }
+
+  /** The bound address; throws before {@linkcode Broker.listen}. */
+  get addr(): { hostname: string; port: number } {
+    return this.#server.addr;
+  }
+
+  /** The members and their last reported load, as `broker.members()` returns them. */
+  get members(): MemberInfo[] {
+    return this.#members.list();
+  }
+
+  /** Binds the port; with `port: 0`, {@linkcode Broker.addr} tells the port chosen. */
+  listen(): Promise<void> {
+    return this.#server.listen();
+  }
+
+  /** Serves until SIGINT or SIGTERM, then closes. */
+  runForever(): Promise<void> {
+    return this.#server.runForever();
+  }
+
+  /** Stops accepting, ends every membership (members re-join elsewhere) and closes. */
+  async close(): Promise<void> {
+    this.#members.close();
+    await this.#server.close();
+  }
+
+  /** Closes the broker: `await using broker = new Broker(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // The 0.1 exchange: a client's AUTH gets a member's URL with its own credentials, or a refusal.
+  async #answer(username: string | null, password: string | null, peer: string): Promise<Message> {
+    if (!checkCredentials(this.#auth, username, password)) {
+      this.#logger.warn("login refused", { peer, user: username });
+      return { CODE: Code.BROKER_REFUSED, MESSAGE: "the broker refused the credentials" };
+    }
+    if (this.#members.size === 0) {
+      this.#logger.warn("no member to send a client to", { peer, user: username });
+      return { CODE: Code.BROKER_NO_SERVER, MESSAGE: "no server has joined the broker" };
+    }
+    const member = pickOfTwo(
+      this.#members.accepting(await this.#tag(username, password)),
+      estimatedLoad,
+    );
+    if (!member) {
+      this.#logger.warn("no member accepts the credentials", { peer, user: username });
+      return { CODE: Code.BROKER_REFUSED, MESSAGE: "no server accepts these credentials" };
+    }
+    member.sent++;
+    this.#logger.info("client sent", { peer, user: username, member: member.url });
+    const { hostname, port } = parseAddress(member.url);
+    return { CODE: Code.BROKER_URL, URL: formatAddress({ hostname, port, username, password }) };
+  }
+
+  #register(): void {
+    this.#server.registerIntrospectionFunctions();
+    const members = this.#members;
+    const interval = this.#interval;
+    this.#server.registerFunction(function members_() {
+      return members.list();
+    }, { name: "broker.members", help: "The members, with their last reported load." });
+    this.#server.registerFunction(async function* join(url: unknown, tags: unknown) {
+      const { user, peer, signal } = callContext();
+      if (user !== MEMBER_USER) throw new RestrictAccessError("only members may join");
+      const member = members.join(readMemberUrl(url), readTags(tags), peer);
+      try {
+        const joined: Joined = { id: member.id, interval };
+        yield joined;
+        const left = new Promise<void>((resolve) =>
+          signal.addEventListener("abort", () => resolve())
+        );
+        await Promise.race([member.ended, left]);
+      } finally {
+        members.remove(member.id, "its membership connection closed");
+      }
+    }, { name: JOIN, help: "Joins a server; the stream lasts as long as the membership." });
+    this.#server.registerFunction(function report(id: unknown, load: unknown) {
+      if (callContext().user !== MEMBER_USER) throw new RestrictAccessError("only members report");
+      const figures = readLoad(load);
+      if (!figures) throw new RequestError(`not a load report: ${JSON.stringify(load)}`);
+      if (!members.report(String(id), figures)) {
+        throw new RequestError(`no member ${id}: join again`);
+      }
+      return null;
+    }, { name: REPORT, help: "A member's load report." });
+  }
+}
+
+function readMemberUrl(url: unknown): string {
+  try {
+    const { hostname, port, username, password } = parseAddress(String(url));
+    if (username === null && password === null) {
+      return formatAddress({ hostname, port, username, password });
+    }
+  } catch {
+    // refused below
+  }
+  throw new RequestError(`a member's URL is tcp://host:port, not ${JSON.stringify(url)}`);
+}
+
+function readTags(tags: unknown): Set<string> {
+  if (
+    !Array.isArray(tags) || tags.length > MAX_TAGS ||
+    !tags.every((tag) => typeof tag === "string" && TAG.test(tag))
+  ) {
+    throw new RequestError(`a member's credentials are at most ${MAX_TAGS} hex HMAC-SHA256 tags`);
+  }
+  return new Set(tags);
+}

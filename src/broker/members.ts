@@ -1,0 +1,133 @@
+/**
+ * The broker's table of members: the servers that joined it, their last reported load, and
+ * which client credentials each accepts. It drops a member that stops reporting.
+ *
+ * @module
+ */
+import type { MemberLoad } from "../protocol/membership.ts";
+import { deferred } from "../util/deferred.ts";
+import type { Logger } from "../util/logger.ts";
+
+/** A member as `broker.members` shows it. */
+export interface MemberInfo {
+  /** The membership's ID. */
+  id: string;
+  /** Where clients reach it: `tcp://HOST:PORT`. */
+  url: string;
+  /** The address its membership connection came from. */
+  peer: string;
+  /** Its last reported load. */
+  load: MemberLoad;
+  /** Clients the broker sent to it since that report. */
+  sent: number;
+  /** Seconds since that report. */
+  reportedAgo: number;
+}
+
+/** One member: what it reported, and a promise that settles when its membership ends. */
+export interface Member {
+  readonly id: string;
+  readonly url: string;
+  readonly peer: string;
+  readonly tags: ReadonlySet<string>;
+  load: MemberLoad;
+  sent: number;
+  reportedAt: number;
+  readonly ended: Promise<void>;
+  end(): void;
+}
+
+/** How many report intervals a member may miss before it is dropped. */
+const MISSED_REPORTS = 3;
+
+/** The members of one broker. Owns the timer that drops silent members. */
+export class Members {
+  readonly #members = new Map<string, Member>();
+  readonly #interval: number;
+  readonly #logger: Logger;
+  #sweep?: ReturnType<typeof setInterval>;
+
+  /** `interval`: milliseconds between a member's reports. */
+  constructor(interval: number, logger: Logger) {
+    this.#interval = interval;
+    this.#logger = logger;
+  }
+
+  /** Adds a member; it counts as having reported nothing yet (no load). */
+  join(url: string, tags: ReadonlySet<string>, peer: string): Member {
+    const ended = deferred<void>();
+    const member: Member = {
+      id: crypto.randomUUID(),
+      url,
+      peer,
+      tags,
+      load: { connections: 0, calls: 0, queued: 0 },
+      sent: 0,
+      reportedAt: Date.now(),
+      ended: ended.promise,
+      end: () => ended.resolve(),
+    };
+    this.#members.set(member.id, member);
+    this.#sweep ??= setInterval(() => this.#dropSilent(), this.#interval);
+    this.#logger.info("member joined", { id: member.id, url, peer });
+    return member;
+  }
+
+  /** Records a member's report; `false` if it is no member (dropped, or never joined). */
+  report(id: string, load: MemberLoad): boolean {
+    const member = this.#members.get(id);
+    if (!member) return false;
+    member.load = load;
+    member.sent = 0;
+    member.reportedAt = Date.now();
+    return true;
+  }
+
+  /** Ends a membership, logging why; nothing if it has ended already. */
+  remove(id: string, reason: string): void {
+    const member = this.#members.get(id);
+    if (!member) return;
+    this.#members.delete(id);
+    member.end();
+    this.#logger.info("member left", { id, url: member.url, reason });
+    if (this.#members.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
+  }
+
+  /** The members that accept credentials with tag `tag`, and whether there are any members. */
+  accepting(tag: string): Member[] {
+    return [...this.#members.values()].filter((member) => member.tags.has(tag));
+  }
+
+  /** How many members there are. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Every member, for `broker.members`. */
+  list(): MemberInfo[] {
+    const now = Date.now();
+    return [...this.#members.values()].map(({ id, url, peer, load, sent, reportedAt }) => ({
+      id,
+      url,
+      peer,
+      load,
+      sent,
+      reportedAgo: (now - reportedAt) / 1000,
+    }));
+  }
+
+  /** Ends every membership and stops the timer. */
+  close(): void {
+    for (const id of [...this.#members.keys()]) this.remove(id, "the broker closed");
+  }
+
+  #dropSilent(): void {
+    const limit = Date.now() - MISSED_REPORTS * this.#interval;
+    for (const member of [...this.#members.values()]) {
+      if (member.reportedAt < limit) this.remove(member.id, "missed its load reports");
+    }
+  }
+}

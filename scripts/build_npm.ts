@@ -24,7 +24,7 @@ const BENCH_SERVERS = "bench/servers/";
 /** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
 const DENO_ONLY_TESTS = ["e2e/example_test.ts"];
 /** Files the compiled tests read at run time. */
-const TEST_ASSETS = ["tests/interop/python/peer.py", "tests/fixtures/"];
+const TEST_ASSETS = ["tests/interop/python/peer.py", "tests/fixtures/", "examples/haproxy.cfg"];
 /** A `name.deno.ts` module has a `name.node.ts` twin (the platform seams), which Node gets. */
 const DENO_SUFFIX = ".deno.ts";
 const NODE_SUFFIX = ".node.ts";

@@ -201,20 +201,13 @@ export class Broker implements AsyncDisposable {
     this.#server.registerFunction(function members_() {
       return members.list();
     }, { name: "broker.members", help: "The members, with their last reported load." });
-    this.#server.registerFunction(async function* join(url: unknown, tags: unknown) {
+    // Checked when called, so that a refusal fails the call itself rather than its stream.
+    this.#server.registerFunction(function join(url: unknown, tags: unknown) {
       const { user, peer, signal } = callContext();
       if (user !== MEMBER_USER) throw new RestrictAccessError("only members may join");
       const member = members.join(readMemberUrl(url), readTags(tags), peer);
-      try {
-        const joined: Joined = { id: member.id, interval };
-        yield joined;
-        const left = new Promise<void>((resolve) =>
-          signal.addEventListener("abort", () => resolve())
-        );
-        await Promise.race([member.ended, left]);
-      } finally {
-        members.remove(member.id, "its membership connection closed");
-      }
+      const leave = () => members.remove(member.id, "its membership connection closed");
+      return membership(member, { id: member.id, interval }, signal, leave);
     }, { name: JOIN, help: "Joins a server; the stream lasts as long as the membership." });
     this.#server.registerFunction(function report(id: unknown, load: unknown) {
       if (callContext().user !== MEMBER_USER) throw new RestrictAccessError("only members report");
@@ -225,6 +218,22 @@ export class Broker implements AsyncDisposable {
       }
       return null;
     }, { name: REPORT, help: "A member's load report." });
+  }
+}
+
+// The stream of a membership: its one item, then open until the member is dropped or leaves.
+async function* membership(
+  member: Member,
+  joined: Joined,
+  signal: AbortSignal,
+  leave: () => void,
+) {
+  try {
+    yield joined;
+    const left = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    await Promise.race([member.ended, left]);
+  } finally {
+    leave();
   }
 }
 

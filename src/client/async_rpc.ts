@@ -19,6 +19,7 @@ import {
   CLIENT_OPTIONS,
   type ClientOptions,
   ClientSession,
+  RECONNECT_OPTIONS,
   type ReconnectOptions,
 } from "./client_session.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
@@ -112,6 +113,9 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
   constructor(url: string, options: ClientOptions = {}) {
     super();
     checkOptions("ClientOptions", options, CLIENT_OPTIONS);
+    if (typeof options.reconnect === "object") {
+      checkOptions("ReconnectOptions", options.reconnect, RECONNECT_OPTIONS);
+    }
     this.#target = parseTarget(url);
     this.#options = { ...options };
     // Methods that return `this` return the Proxy.
@@ -345,7 +349,7 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
         signal?.throwIfAborted();
         const session = this.#session;
         if (session?.open) return session;
-        if (!this.#reconnecting) throw this.#notConnected();
+        if (!this.#wanted || !this.#reconnecting) throw this.#notConnected();
         if (expired) throw this.#stillDown(seconds);
         await this.#changed.wait();
       }

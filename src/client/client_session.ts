@@ -98,6 +98,9 @@ export interface CallOptions {
 /** The names of {@linkcode CallOptions}, for checking options at run time. */
 export const CALL_OPTIONS = optionNames<CallOptions>({ signal: true, timeout: true });
 
+/** The names of {@linkcode ReconnectOptions}, for checking options at run time. */
+export const RECONNECT_OPTIONS = optionNames<ReconnectOptions>({ minDelay: true, maxDelay: true });
+
 /** The names of {@linkcode ClientOptions}, for checking options at run time. */
 export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   heartbeat: true,

@@ -1,17 +1,19 @@
 /**
  * Wire compatibility outside JavaScript: tests/interop/python/peer.py, an MPRPC peer written in Python
- * from docs/protocol.md, calls our server and serves our client, in every codec mode.
+ * from docs/protocol.md, calls our server and serves our client, in every codec mode, and asks our
+ * broker for a server with the plain 0.1 exchange.
  */
 import assert from "node:assert/strict";
 import { spawn, test } from "../test_platform.deno.ts";
 import {
   AsyncRPC,
+  Broker,
   type Compression,
   NotFindError,
   type RPCRuntimeError,
   type Server,
 } from "../../mod.ts";
-import { startServer } from "../helpers.ts";
+import { silentLogger, startServer } from "../helpers.ts";
 import type { ItemStream } from "../../src/call/item_stream.ts";
 import { PYTHON, runPython } from "./python.ts";
 
@@ -146,4 +148,117 @@ test("python: against a 0.1 server a slow stream reader makes the client stop re
     await reader.cancel();
     await child.status;
   }
+});
+
+// ---------------------------------------------------------------- broker (plain 0.1, msgpack)
+
+const SECRET = "python-interop-secret";
+
+async function startBroker(options: { auth?: [string, string][] } = {}) {
+  const broker = new Broker({ port: 0, secret: SECRET, logger: silentLogger, ...options });
+  try {
+    await broker.listen();
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+  return broker;
+}
+
+/** A server running `example`, a member of `broker` once this resolves. */
+async function startMember(broker: Broker, options: { auth?: [string, string][] } = {}) {
+  const url = `tcp://127.0.0.1:${broker.addr.port}`;
+  const server = await startServer({ broker: { url, secret: SECRET }, ...options }, example);
+  try {
+    await server.joined();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
+/** The peer asking the broker with `user`/`password`: its exit code and its lines, by name. */
+async function askBroker(broker: Broker, user: string, password: string) {
+  const child = spawn(PYTHON, [PEER, "broker", String(broker.addr.port), user, password]);
+  await child.stdin.close();
+  const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.status]);
+  const lines = stdout.trim().split("\n").filter((line) => line).map((line) => JSON.parse(line));
+  return { code, got: Object.fromEntries(lines.map(({ name, value }) => [name, value])) };
+}
+
+test("python: a raw 0.1 client asks the broker and calls the server it names", async () => {
+  await using broker = await startBroker();
+  await using one = await startMember(broker);
+  await using two = await startMember(broker);
+  const members = [one.addr.port, two.addr.port];
+  const { code, got } = await askBroker(broker, "admin", "admin");
+  assert.equal(code, 0);
+  assert.equal(got.broker.MPRPC, "0.1");
+  assert.equal(got.broker.CODE, 50);
+  const url = new URL(got.broker.URL);
+  assert.equal(url.protocol, "tcp:");
+  assert.equal(url.hostname, "127.0.0.1");
+  assert.ok(members.includes(Number(url.port)), `${got.broker.URL} names a member`);
+  assert.equal(`${url.username}:${url.password}`, "admin:admin", "the client's own credentials");
+  assert.equal(got.closed, true, "the broker closes the connection after its answer");
+  assert.deepEqual(got.server, {
+    host: "127.0.0.1",
+    port: Number(url.port),
+    user: "admin",
+    password: "admin",
+  });
+  assert.equal(got.handshake.CODE, 100);
+  assert.equal("EXT" in got.handshake, false, "a client that did not ask gets no EXT");
+  assert.equal(got.testfunc.CODE, 200);
+  assert.equal(got.testfunc.MESSAGE.RESULT, 3);
+});
+
+test("python: the broker's URL carries the client's credentials percent-encoded", async () => {
+  const odd: [string, string] = ["us er@x", "p:ss/wörd%?#"];
+  const auth: [string, string][] = [["admin", "admin"], odd];
+  await using broker = await startBroker({ auth });
+  await using _member = await startMember(broker, { auth });
+  const { code, got } = await askBroker(broker, ...odd);
+  assert.equal(code, 0);
+  assert.equal(got.broker.CODE, 50);
+  const encoded = `${encodeURIComponent(odd[0])}:${encodeURIComponent(odd[1])}@`;
+  assert.ok(got.broker.URL.startsWith(`tcp://${encoded}`), got.broker.URL);
+  assert.deepEqual([got.server.user, got.server.password], odd, "decoded, they are the pair sent");
+  assert.equal(got.handshake.CODE, 100);
+  assert.equal(got.testfunc.MESSAGE.RESULT, 3);
+});
+
+test("python: a raw 0.1 client with bad credentials gets 51 from the broker", async () => {
+  await using broker = await startBroker();
+  await using _member = await startMember(broker);
+  const { code, got } = await askBroker(broker, "admin", "wrong");
+  assert.equal(code, 51, "the peer exits with the refusal's code");
+  assert.equal(got.broker.CODE, 51);
+  assert.equal(typeof got.broker.MESSAGE, "string");
+  assert.equal("URL" in got.broker, false);
+  assert.equal(got.closed, true);
+  assert.equal(got.handshake, undefined, "no server was called");
+});
+
+test("python: credentials the broker accepts but no member does get 51", async () => {
+  const auth: [string, string][] = [["admin", "admin"], ["other", "other"]];
+  await using broker = await startBroker({ auth });
+  await using _member = await startMember(broker); // accepts admin:admin only
+  const { code, got } = await askBroker(broker, "other", "other");
+  assert.equal(code, 51);
+  assert.equal(got.broker.CODE, 51);
+  assert.equal(typeof got.broker.MESSAGE, "string");
+  assert.equal(got.handshake, undefined);
+});
+
+test("python: a raw 0.1 client asking a broker with no members gets 52", async () => {
+  await using broker = await startBroker();
+  const { code, got } = await askBroker(broker, "admin", "admin");
+  assert.equal(code, 52, "the peer exits with the refusal's code");
+  assert.equal(got.broker.CODE, 52);
+  assert.equal(typeof got.broker.MESSAGE, "string");
+  assert.equal("URL" in got.broker, false);
+  assert.equal(got.closed, true);
+  assert.equal(got.handshake, undefined);
 });

@@ -2,6 +2,10 @@
 
     peer.py client PORT [MODE]   call a server on 127.0.0.1:PORT, print one JSON line per result
     peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port
+    peer.py broker PORT USER PASSWORD [MODE]
+                                 ask the broker on 127.0.0.1:PORT for a server (the plain 0.1
+                                 AUTH, no EXT), then call the server it names; one JSON line per
+                                 result. A refusal (CODE 51 or 52) exits with that code as status.
 
 MODE is "msgpack" (default), "debug" (JSON), or a compression: "zlib", "bz2", "lzma".
 Only Python's standard library and msgpack (Debian's python3-msgpack) are used.
@@ -11,6 +15,7 @@ import bz2
 import json
 import lzma
 import sys
+import urllib.parse
 import uuid
 import zlib
 
@@ -111,6 +116,71 @@ async def run_client(port, mode):
     await writer.wait_closed()
 
 
+# ---------------------------------------------------------------- broker
+
+# Broker answers (docs/protocol.md, "Broker"): 50 names a server; 51 is a refusal; 52 (an mprpc
+# addition that a 0.1 client treats as a failure) says no server has joined.
+BROKER_URL, BROKER_REFUSALS = 50, (51, 52)
+# No answer within this long fails the run rather than hanging the test that started us.
+BROKER_WAIT = 10
+
+
+def parse_server_url(url):
+    """tcp://user:pass@host:port (credentials percent-encoded and optional) as its four parts."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "tcp" or parts.hostname is None or parts.port is None:
+        raise ValueError(f"not a server URL: {url!r}")
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    return parts.hostname, parts.port, user, password
+
+
+async def run_broker_client(port, user, password, mode):
+    codec = Codec(mode)
+
+    def emit(name, value):
+        print(json.dumps({"name": name, "value": value}, ensure_ascii=False), flush=True)
+
+    # Ask the broker: the handshake's AUTH message, without EXT.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2 ** 26)
+    writer.write(codec.encode({"MPRPC": "0.1", "AUTH": {"USERNAME": user, "PASSWORD": password}}))
+    await writer.drain()
+    answer = await asyncio.wait_for(read_message(reader, codec), BROKER_WAIT)
+    emit("broker", answer)
+    # After its one answer the broker closes the connection: nothing more arrives.
+    rest = await asyncio.wait_for(reader.read(), BROKER_WAIT)
+    emit("closed", rest == b"")
+    writer.close()
+    await writer.wait_closed()
+    if answer.get("CODE") in BROKER_REFUSALS:
+        return answer["CODE"]
+    if answer.get("CODE") != BROKER_URL:
+        raise ValueError(f"not a broker answer: {answer!r}")
+
+    # Connect where the broker said, with the credentials in the URL, and do the normal handshake.
+    host, server_port, user, password = parse_server_url(answer["URL"])
+    emit("server", {"host": host, "port": server_port, "user": user, "password": password})
+    reader, writer = await asyncio.open_connection(host, server_port, limit=2 ** 26)
+
+    async def send(message):
+        writer.write(codec.encode(dict(message, MPRPC="0.1")))
+        await writer.drain()
+
+    async def receive():
+        return await asyncio.wait_for(read_message(reader, codec), BROKER_WAIT)
+
+    await send({"AUTH": {"USERNAME": user, "PASSWORD": password}})
+    emit("handshake", await receive())
+    call_id = str(uuid.uuid4())
+    await send({"ID": call_id, "METHOD": "testfunc", "RETURN": True, "ARGS": [1, 2]})
+    reply = await receive()
+    assert reply["MESSAGE"]["ID"] == call_id, reply
+    emit("testfunc", reply)
+    writer.close()
+    await writer.wait_closed()
+    return 0
+
+
 # ---------------------------------------------------------------- server
 
 async def testcorogen(a, b):
@@ -204,5 +274,9 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "client":
         asyncio.run(run_client(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "msgpack"))
+    elif role == "broker":
+        port, user, password = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+        mode = sys.argv[5] if len(sys.argv) > 5 else "msgpack"
+        sys.exit(asyncio.run(run_broker_client(port, user, password, mode)))
     else:
         asyncio.run(run_server(sys.argv[2] if len(sys.argv) > 2 else "msgpack"))

@@ -55,9 +55,9 @@ export function spawn(command: string, args: string[], env: Record<string, strin
   return {
     stdout: child.stdout,
     stdin: child.stdin,
-    kill: () => {
+    kill: (signal = "SIGTERM") => {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch {
         // already exited
       }

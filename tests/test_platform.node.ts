@@ -86,7 +86,7 @@ export function spawn(command: string, args: string[], env: Record<string, strin
   return {
     stdout: Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>,
     stdin: Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>,
-    kill: () => void child.kill("SIGTERM"),
+    kill: (signal = "SIGTERM") => void child.kill(signal),
     status: new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1))),
   };
 }

@@ -29,8 +29,8 @@ export interface Child {
   stdout: ReadableStream<Uint8Array>;
   /** Its standard input. */
   stdin: WritableStream<Uint8Array>;
-  /** Sends it SIGTERM. */
-  kill(): void;
+  /** Sends it `signal` (SIGTERM unless told); nothing if it has exited. */
+  kill(signal?: "SIGTERM" | "SIGKILL"): void;
   /** Its exit code, once it has exited. */
   status: Promise<number>;
 }

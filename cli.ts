@@ -1,0 +1,101 @@
+/**
+ * The mprpc command line. One command so far, `broker`, which `deno task broker` runs:
+ *
+ * ```
+ * deno run --allow-net --allow-env cli.ts broker [--hostname HOST] [--port PORT]
+ *   [--auth USER:PASS]... [--secret SECRET] [--report-interval SECONDS]
+ * ```
+ *
+ * Each flag may come from the environment instead: `MPRPC_BROKER_HOSTNAME`, `MPRPC_BROKER_PORT`,
+ * `MPRPC_BROKER_AUTH` (`user:pass,user2:pass2`), `MPRPC_BROKER_SECRET`,
+ * `MPRPC_BROKER_REPORT_INTERVAL`; a flag wins. Give the secret by environment: other users of the
+ * machine can read a process's flags. The broker prints `listening on HOST:PORT` once bound, logs
+ * joins, drops and picks, and closes on SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { Broker, type BrokerOptions, type Credential } from "./mod.ts";
+
+const USAGE = `usage: mprpc broker [--hostname HOST] [--port PORT] [--auth USER:PASS]...
+                    [--secret SECRET] [--report-interval SECONDS]
+  --hostname          interface to listen on (MPRPC_BROKER_HOSTNAME; default 127.0.0.1)
+  --port              port to listen on, 0 for any (MPRPC_BROKER_PORT; default 7000)
+  --auth              credentials clients may present, repeatable
+                      (MPRPC_BROKER_AUTH=user:pass,user2:pass2; default admin:admin)
+  --secret            what servers present to join (MPRPC_BROKER_SECRET; required)
+  --report-interval   seconds between members' load reports (MPRPC_BROKER_REPORT_INTERVAL; default 1)`;
+
+/** A flag or variable that makes no sense: reported with the usage, exit status 2. */
+class UsageError extends Error {}
+
+function credential(text: string): Credential {
+  const at = text.indexOf(":");
+  if (at < 1) throw new UsageError(`--auth takes USER:PASS, not '${text}'`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+function number(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} takes a number, not '${text}'`);
+  }
+  return value;
+}
+
+/** The broker's options from `args` and `env`; throws a `UsageError` for bad ones. */
+export function brokerOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+): BrokerOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      hostname: { type: "string" },
+      port: { type: "string" },
+      auth: { type: "string", multiple: true },
+      secret: { type: "string" },
+      "report-interval": { type: "string" },
+    },
+    strict: true,
+  });
+  const auth = values.auth ?? env.MPRPC_BROKER_AUTH?.split(",").filter(Boolean);
+  const secret = values.secret ?? env.MPRPC_BROKER_SECRET;
+  if (!secret) throw new UsageError("a secret is required: --secret or MPRPC_BROKER_SECRET");
+  const interval = values["report-interval"] ?? env.MPRPC_BROKER_REPORT_INTERVAL;
+  return {
+    hostname: values.hostname ?? env.MPRPC_BROKER_HOSTNAME,
+    port: number("port", values.port ?? env.MPRPC_BROKER_PORT),
+    auth: auth?.map(credential),
+    secret,
+    reportInterval: number("report-interval", interval),
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command !== "broker" || args.includes("--help")) {
+    console.log(USAGE);
+    return command === "broker" ? 0 : 2;
+  }
+  let broker: Broker;
+  try {
+    broker = new Broker(brokerOptions(args, process.env));
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : err}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await broker.listen();
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    return 1;
+  }
+  console.log(`listening on ${broker.addr.hostname}:${broker.addr.port}`);
+  await broker.runForever();
+  return 0;
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));

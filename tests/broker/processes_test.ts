@@ -1,0 +1,189 @@
+/**
+ * The broker with real processes: member servers and brokers each in their own process, killed
+ * with SIGKILL or stopped with SIGTERM while clients call them.
+ */
+import assert from "node:assert/strict";
+import { scriptCommand, spawn, test } from "../test_platform.deno.ts";
+import type { Child } from "../test_platform.ts";
+import {
+  AsyncRPC,
+  type AsyncRPCClient,
+  Broker,
+  MprpcError,
+  type ReconnectDetail,
+} from "../../mod.ts";
+import { LogRecorder } from "../helpers.ts";
+
+const SECRET = "join-secret";
+const MEMBER = new URL("../fixtures/member_server.ts", import.meta.url);
+const BROKER = new URL("../fixtures/broker_process.ts", import.meta.url);
+const FAST = { reconnect: { minDelay: 0.05, maxDelay: 0.5 } };
+
+/** A process that prints its port first, then lines the test may wait for. */
+class Proc {
+  readonly #child: Child;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  port = 0;
+
+  constructor(file: URL, env: Record<string, string>) {
+    const [command, args] = scriptCommand(file);
+    this.#child = spawn(command, args, env);
+    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  static async start(file: URL, env: Record<string, string>): Promise<Proc> {
+    const proc = new Proc(file, env);
+    try {
+      proc.port = Number(await within(proc.line(), 20_000, `${file.pathname} did not start`));
+    } catch (err) {
+      await proc[Symbol.asyncDispose]();
+      throw err;
+    }
+    return proc;
+  }
+
+  /** The next line of its output. */
+  async line(): Promise<string> {
+    while (!this.#buffer.includes("\n")) {
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("the process ended");
+      this.#buffer += value;
+    }
+    const at = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, at);
+    this.#buffer = this.#buffer.slice(at + 1);
+    return line;
+  }
+
+  /** The next JSON line whose `event` is `event`. */
+  async event(event: string): Promise<Record<string, unknown>> {
+    while (true) {
+      const record = JSON.parse(await this.line());
+      if (record.event === event) return record;
+    }
+  }
+
+  kill(signal: "SIGTERM" | "SIGKILL"): Promise<number> {
+    this.#child.kill(signal);
+    return this.#child.status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#child.kill("SIGKILL");
+    await this.#reader.cancel().catch(() => {});
+    await this.#child.stdin.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+/** `promise`, or a failure naming `what` after `ms`: a broken build fails instead of hanging. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function member(brokers: number[]): Promise<Proc> {
+  const urls = brokers.map((port) => `tcp://127.0.0.1:${port}`).join(",");
+  return Proc.start(MEMBER, { BROKERS: urls, SECRET });
+}
+
+function brokerUrl(...ports: number[]): string {
+  return `broker://admin:admin@${ports.map((port) => `127.0.0.1:${port}`).join(",")}`;
+}
+
+test("broker processes: clients spread over three members; kill -9 of one under load: every call settles, its clients serve again through the others", async () => {
+  await using broker = new Broker({ port: 0, secret: SECRET, logger: new LogRecorder() });
+  await broker.listen();
+  await using a = await member([broker.addr.port]);
+  await using b = await member([broker.addr.port]);
+  await using c = await member([broker.addr.port]);
+  const clients: AsyncRPCClient[] = [];
+  try {
+    for (let i = 0; i < 12; i++) {
+      clients.push(await AsyncRPC.connect(brokerUrl(broker.addr.port), FAST));
+    }
+    const homes = await Promise.all(clients.map((rpc) => rpc.whoami() as Promise<number>));
+    for (const proc of [a, b, c]) {
+      assert.ok(homes.filter((port) => port === proc.port).length >= 2, `spread: ${homes}`);
+    }
+    const victims = clients.filter((_, i) => homes[i] === b.port);
+    const back = victims.map((rpc) =>
+      new Promise<ReconnectDetail>((resolve) =>
+        rpc.addEventListener("reconnect", (e) => resolve((e as CustomEvent).detail), { once: true })
+      )
+    );
+    let running = true;
+    const outcomes = { ok: 0, failed: 0 };
+    const load = clients.map(async (rpc) => {
+      while (running) {
+        try {
+          await rpc.with({ timeout: 2 }).slow(5);
+          outcomes.ok++;
+        } catch (err) {
+          assert.ok(err instanceof MprpcError, `a clear error, not ${err}`);
+          outcomes.failed++;
+        }
+      }
+    });
+    await b.kill("SIGKILL");
+    const moved = await within(Promise.all(back), 10_000, "the affected clients were not back");
+    for (const { remoteAddress } of moved) {
+      assert.ok([a.port, c.port].some((port) => remoteAddress === `127.0.0.1:${port}`));
+    }
+    running = false;
+    await within(Promise.all(load), 5_000, "a call did not settle");
+    assert.ok(outcomes.ok > 0);
+    const now = await Promise.all(clients.map((rpc) => rpc.whoami() as Promise<number>));
+    assert.ok(now.every((port) => port === a.port || port === c.port), `after: ${now}`);
+  } finally {
+    await Promise.all(clients.map((rpc) => rpc.close()));
+  }
+});
+
+test("broker processes: SIGTERM on a member: it leaves at once, finishes its running call, and gets no new clients", async () => {
+  const log = new LogRecorder();
+  await using broker = new Broker({ port: 0, secret: SECRET, logger: log });
+  await broker.listen();
+  await using leaving = await member([broker.addr.port]);
+  await using staying = await member([broker.addr.port]);
+  await using direct = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${leaving.port}`, {
+    reconnect: false,
+  });
+  const running = direct.slow(1_000);
+  await direct.whoami(); // the slow call has reached the server before the signal
+  const left = log.next("member left");
+  const exited = leaving.kill("SIGTERM");
+  assert.equal((await within(left, 5_000, "no leave")).url, `tcp://127.0.0.1:${leaving.port}`);
+  for (let i = 0; i < 5; i++) {
+    await using rpc = await AsyncRPC.connect(brokerUrl(broker.addr.port));
+    assert.equal(await rpc.whoami(), staying.port);
+  }
+  assert.equal(await running, 1_000, "drained, not cut off");
+  assert.equal(await exited, 0);
+});
+
+test("broker processes: two brokers, one killed: nothing changes for clients; restarted, it gets its members back", async () => {
+  await using b1 = await Proc.start(BROKER, { SECRET });
+  await using b2 = await Proc.start(BROKER, { SECRET });
+  await using m = await member([b1.port, b2.port]);
+  const url = brokerUrl(b1.port, b2.port);
+  await using connected = await AsyncRPC.connect(url, FAST);
+  assert.equal(await connected.whoami(), m.port);
+  await b1.kill("SIGKILL");
+  assert.equal(await connected.whoami(), m.port, "a broker is never on the call path");
+  await using fresh = await AsyncRPC.connect(url);
+  assert.equal(await fresh.whoami(), m.port, "the second broker answers");
+  await using again = await Proc.start(BROKER, { SECRET, PORT: String(b1.port) });
+  const joined = await within(again.event("member joined"), 10_000, "the member did not re-join");
+  assert.equal(joined.url, `tcp://127.0.0.1:${m.port}`);
+  await using viaRestarted = await AsyncRPC.connect(brokerUrl(b1.port));
+  assert.equal(await viaRestarted.whoami(), m.port);
+});

@@ -98,4 +98,8 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
+// Run as a program, not imported (by its tests). Node 20 has no import.meta.main: there the command
+// line is not offered yet.
+if ((import.meta as { main?: boolean }).main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

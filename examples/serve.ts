@@ -1,6 +1,7 @@
 /**
  * The example server of pymprpc's README, on 127.0.0.1:5000 (`deno task serve`).
- * Try it: `tcp://admin:admin@127.0.0.1:5000`.
+ * Try it: `tcp://admin:admin@127.0.0.1:5000`. With `BROKER=tcp://host:port` and
+ * `MPRPC_BROKER_SECRET` it also joins that broker (examples/cluster.ts starts several so).
  *
  * @module
  */
@@ -24,6 +25,9 @@ const server = new Server({
   version: "0.0.1",
   description: "the pymprpc README example",
   debug: Deno.env.get("MPRPC_DEBUG") === "1",
+  ...Deno.env.has("BROKER") && {
+    broker: { url: Deno.env.get("BROKER")!, secret: Deno.env.get("MPRPC_BROKER_SECRET") ?? "" },
+  },
 });
 server.registerIntrospectionFunctions();
 server.registerFunction(function testfunc(a: number, b: number) {

@@ -160,10 +160,17 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
    * connection that was established, then lost.
    */
   async connect(): Promise<this> {
-    if (!this.#session?.open) {
+    if (this.#session?.open) return this.#proxy;
+    // Wanted from now on, so that a close() during the connect wins; a connect that fails gives
+    // the want back (a failed first connect is not retried), unless close() came meanwhile.
+    const [stop, wanted] = [this.#stop, this.#wanted];
+    this.#wanted = true;
+    try {
       this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
       await this.#connecting;
-      this.#wanted = true;
+    } catch (err) {
+      if (this.#stop === stop) this.#wanted = wanted;
+      throw err;
     }
     return this.#proxy;
   }

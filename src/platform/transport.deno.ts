@@ -57,16 +57,13 @@ function wrap(conn: Deno.TcpConn): Socket {
   return { readable, writable, remoteAddress: `${hostname}:${port}`, close };
 }
 
-// Deno.listen's reusePort is unstable: without --unstable-net it throws a bare "Unstable API".
+// Deno.listen's reusePort is unstable: without --unstable-net, Deno ends the whole process. That
+// flag is what makes Deno.listenDatagram exist, so its absence says the flag is missing.
 function listenTcp({ hostname, port, reusePort }: ListenOptions): Deno.TcpListener {
-  try {
-    return Deno.listen({ hostname, port, transport: "tcp", ...reusePort && { reusePort } });
-  } catch (err) {
-    if (reusePort && /unstable/i.test(String(err))) {
-      throw new Error("reusePort needs Deno's --unstable-net flag", { cause: err });
-    }
-    throw err;
+  if (reusePort && !("listenDatagram" in Deno)) {
+    throw new Error("reusePort needs Deno's --unstable-net flag");
   }
+  return Deno.listen({ hostname, port, transport: "tcp", ...reusePort && { reusePort } });
 }
 
 /** Listens on `options`; resolves once bound. */

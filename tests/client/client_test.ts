@@ -345,10 +345,14 @@ test("client: concurrent connect() calls share one connection, and close() relea
 test("client: close() during connect() waits for it and closes the new connection", async () => {
   await using server = await startServer({}, api);
   const rpc = new AsyncRPC(urlOf(server));
+  let disconnects = 0;
+  rpc.addEventListener("disconnect", () => disconnects++);
   const connecting = rpc.connect();
   await rpc.close();
   await connecting;
   assert.equal(rpc.connected, false);
+  await rpc.closed;
+  assert.equal(disconnects, 0, "closed on purpose: no disconnect, no reconnect");
 });
 
 test("client: an unknown option is a TypeError naming it", () => {

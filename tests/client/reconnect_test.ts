@@ -52,12 +52,14 @@ test("reconnect: a call in flight fails at once with ConnectionLostError; the cl
   await started.promise;
   const disconnected = nextEvent<DisconnectDetail>(rpc, "disconnect");
   const reconnected = nextEvent<ReconnectDetail>(rpc, "reconnect");
-  await lost.close(); // grace 0: the running call is cut off with its connection
-  await assert.rejects(inFlight, (err) => {
+  // Watched before the close, which fails it.
+  const failed = assert.rejects(inFlight, (err) => {
     assert.ok(err instanceof ConnectionLostError);
     assert.match(err.message, /may or may not have run/);
     return true;
   });
+  await lost.close(); // grace 0: the running call is cut off with its connection
+  await failed;
   const { error, reconnecting } = await disconnected;
   assert.ok(error instanceof ConnectionLostError);
   assert.equal(reconnecting, true);

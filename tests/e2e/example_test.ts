@@ -34,3 +34,30 @@ test("example server: serves pymprpc's README example and stops cleanly on SIGTE
   const code = await child.status;
   assert.equal(code, 0, "runForever closes gracefully and the process exits 0");
 });
+
+test("example cluster: servers behind one broker share the clients, and all stop cleanly on SIGTERM", async () => {
+  const [command, args] = scriptCommand(new URL("../../examples/cluster.ts", import.meta.url));
+  args.splice(1, 0, "--allow-run"); // it starts the server processes
+  const child = spawn(command, args, { BROKER_PORT: "0", SERVERS: "2" });
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  // The broker logs joins to stdout before the banner with the address.
+  let output = "";
+  while (!/broker:\/\/\S+\n/.test(output)) {
+    const { value, done } = await lines.read();
+    assert.ok(!done, output);
+    output += value;
+  }
+  const url = output.match(/broker:\/\/\S+/)![0];
+  const clients = await Promise.all(Array.from({ length: 8 }, () => AsyncRPC.connect(url)));
+  try {
+    assert.deepEqual(await Promise.all(clients.map((rpc) => rpc.testfunc(5, 4))), Array(8).fill(9));
+    const servers = new Set(clients.map((rpc) => rpc.remoteAddress));
+    assert.equal(servers.size, 2, "both servers got clients");
+  } finally {
+    await Promise.all(clients.map((rpc) => rpc.close()));
+  }
+  child.kill();
+  await lines.cancel();
+  await child.stdin.close();
+  assert.equal(await child.status, 0);
+});

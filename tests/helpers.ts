@@ -2,7 +2,7 @@
 import { type LogFields, type Logger, Server, type ServerOptions } from "../mod.ts";
 import { decode, encode } from "./test_deps.ts";
 import { connectTcp, scriptCommand, spawn } from "./test_platform.deno.ts";
-import type { TcpConnection } from "./test_platform.ts";
+import type { Child, TcpConnection } from "./test_platform.ts";
 
 export const TERM = new TextEncoder().encode("##PRO-END##");
 
@@ -240,5 +240,76 @@ export class LogRecorder implements Logger {
     const woken = this.#waiting.filter((waiter) => waiter.event === event);
     this.#waiting = this.#waiting.filter((waiter) => waiter.event !== event);
     for (const waiter of woken) waiter.resolve(fields);
+  }
+}
+
+/** A process that prints its port first, then lines the test may wait for. */
+export class ScriptProcess {
+  readonly #child: Child;
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  port = 0;
+
+  constructor(file: URL, env: Record<string, string>) {
+    const [command, args] = scriptCommand(file);
+    this.#child = spawn(command, args, env);
+    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  }
+
+  static async start(file: URL, env: Record<string, string>): Promise<ScriptProcess> {
+    const proc = new ScriptProcess(file, env);
+    try {
+      proc.port = Number(await within(proc.line(), 20_000, `${file.pathname} did not start`));
+    } catch (err) {
+      await proc[Symbol.asyncDispose]();
+      throw err;
+    }
+    return proc;
+  }
+
+  /** The next line of its output. */
+  async line(): Promise<string> {
+    while (!this.#buffer.includes("\n")) {
+      const { value, done } = await this.#reader.read();
+      if (done) throw new Error("the process ended");
+      this.#buffer += value;
+    }
+    const at = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, at);
+    this.#buffer = this.#buffer.slice(at + 1);
+    return line;
+  }
+
+  /** The next JSON line whose `event` is `event`. */
+  async event(event: string): Promise<Record<string, unknown>> {
+    while (true) {
+      const record = JSON.parse(await this.line());
+      if (record.event === event) return record;
+    }
+  }
+
+  kill(signal: "SIGTERM" | "SIGKILL"): Promise<number> {
+    this.#child.kill(signal);
+    return this.#child.status;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#child.kill("SIGKILL");
+    await this.#reader.cancel().catch(() => {});
+    await this.#child.stdin.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+/** `promise`, or a failure naming `what` after `ms`: a broken build fails instead of hanging. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, expiry]);
+  } finally {
+    clearTimeout(timer);
   }
 }

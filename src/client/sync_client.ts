@@ -8,7 +8,7 @@ import { type CallOptions, CLIENT_OPTIONS, type ClientOptions } from "./client_s
 import { checkOptions, optionNames } from "../util/options.ts";
 import { Decoder } from "../../deps.ts";
 import { parseTarget } from "../protocol/address.ts";
-import { errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
+import { ConnectionLostError, errorFromCode, RpcUnavailableException } from "../protocol/errors.ts";
 import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
@@ -213,7 +213,8 @@ export class RPC implements Disposable {
     const bytes = readMessage(this.#channel, seq, timeout);
     const reply = this.#decoder.decode(bytes) as SyncReply;
     if (reply.ok) return reply.value;
-    const { code, message, id, exception, data } = reply;
+    const { code, message, id, exception, data, lost } = reply;
+    if (lost) throw new ConnectionLostError(message, { id });
     throw errorFromCode(code, message, { id, exception, data });
   }
 

@@ -40,4 +40,6 @@ export type SyncReply =
     id?: string;
     exception?: string;
     data?: ErrorData;
+    /** The connection broke with the call in flight (`ConnectionLostError`). */
+    lost?: boolean;
   };

@@ -6,7 +6,7 @@
  */
 import { AsyncRPC, type AsyncRPCClient } from "./async_rpc.ts";
 import { Encoder } from "../../deps.ts";
-import { MprpcError, RpcUnavailableException } from "../protocol/errors.ts";
+import { ConnectionLostError, MprpcError, RpcUnavailableException } from "../protocol/errors.ts";
 import { ItemStream } from "../call/item_stream.ts";
 import { parentPort } from "../platform/runtime.deno.ts";
 import { writeMessage } from "./shared_channel.ts";
@@ -54,7 +54,8 @@ async function handle(request: SyncOperation): Promise<unknown> {
 function describe(err: unknown): SyncReply {
   if (err instanceof MprpcError) {
     const { code, message, id, exception, data } = err;
-    return { ok: false, code, message, id, exception, data };
+    const lost = err instanceof ConnectionLostError || undefined;
+    return { ok: false, code, message, id, exception, data, lost };
   }
   return { ok: false, code: 500, message: String(err instanceof Error ? err.message : err) };
 }

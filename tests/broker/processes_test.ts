@@ -3,8 +3,7 @@
  * with SIGKILL or stopped with SIGTERM while clients call them.
  */
 import assert from "node:assert/strict";
-import { scriptCommand, spawn, test } from "../test_platform.deno.ts";
-import type { Child } from "../test_platform.ts";
+import { test } from "../test_platform.deno.ts";
 import {
   AsyncRPC,
   type AsyncRPCClient,
@@ -12,87 +11,16 @@ import {
   MprpcError,
   type ReconnectDetail,
 } from "../../mod.ts";
-import { LogRecorder } from "../helpers.ts";
+import { LogRecorder, ScriptProcess, within } from "../helpers.ts";
 
 const SECRET = "join-secret";
 const MEMBER = new URL("../fixtures/member_server.ts", import.meta.url);
 const BROKER = new URL("../fixtures/broker_process.ts", import.meta.url);
 const FAST = { reconnect: { minDelay: 0.05, maxDelay: 0.5 } };
 
-/** A process that prints its port first, then lines the test may wait for. */
-class Proc {
-  readonly #child: Child;
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  port = 0;
-
-  constructor(file: URL, env: Record<string, string>) {
-    const [command, args] = scriptCommand(file);
-    this.#child = spawn(command, args, env);
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  static async start(file: URL, env: Record<string, string>): Promise<Proc> {
-    const proc = new Proc(file, env);
-    try {
-      proc.port = Number(await within(proc.line(), 20_000, `${file.pathname} did not start`));
-    } catch (err) {
-      await proc[Symbol.asyncDispose]();
-      throw err;
-    }
-    return proc;
-  }
-
-  /** The next line of its output. */
-  async line(): Promise<string> {
-    while (!this.#buffer.includes("\n")) {
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error("the process ended");
-      this.#buffer += value;
-    }
-    const at = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, at);
-    this.#buffer = this.#buffer.slice(at + 1);
-    return line;
-  }
-
-  /** The next JSON line whose `event` is `event`. */
-  async event(event: string): Promise<Record<string, unknown>> {
-    while (true) {
-      const record = JSON.parse(await this.line());
-      if (record.event === event) return record;
-    }
-  }
-
-  kill(signal: "SIGTERM" | "SIGKILL"): Promise<number> {
-    this.#child.kill(signal);
-    return this.#child.status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#child.kill("SIGKILL");
-    await this.#reader.cancel().catch(() => {});
-    await this.#child.stdin.close().catch(() => {});
-    await this.#child.status;
-  }
-}
-
-/** `promise`, or a failure naming `what` after `ms`: a broken build fails instead of hanging. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expiry]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function member(brokers: number[]): Promise<Proc> {
+function member(brokers: number[]): Promise<ScriptProcess> {
   const urls = brokers.map((port) => `tcp://127.0.0.1:${port}`).join(",");
-  return Proc.start(MEMBER, { BROKERS: urls, SECRET });
+  return ScriptProcess.start(MEMBER, { BROKERS: urls, SECRET });
 }
 
 function brokerUrl(...ports: number[]): string {
@@ -171,8 +99,8 @@ test("broker processes: SIGTERM on a member: it leaves at once, finishes its run
 });
 
 test("broker processes: two brokers, one killed: nothing changes for clients; restarted, it gets its members back", async () => {
-  await using b1 = await Proc.start(BROKER, { SECRET });
-  await using b2 = await Proc.start(BROKER, { SECRET });
+  await using b1 = await ScriptProcess.start(BROKER, { SECRET });
+  await using b2 = await ScriptProcess.start(BROKER, { SECRET });
   await using m = await member([b1.port, b2.port]);
   const url = brokerUrl(b1.port, b2.port);
   await using connected = await AsyncRPC.connect(url, FAST);
@@ -181,7 +109,7 @@ test("broker processes: two brokers, one killed: nothing changes for clients; re
   assert.equal(await connected.whoami(), m.port, "a broker is never on the call path");
   await using fresh = await AsyncRPC.connect(url);
   assert.equal(await fresh.whoami(), m.port, "the second broker answers");
-  await using again = await Proc.start(BROKER, { SECRET, PORT: String(b1.port) });
+  await using again = await ScriptProcess.start(BROKER, { SECRET, PORT: String(b1.port) });
   const joined = await within(again.event("member joined"), 10_000, "the member did not re-join");
   assert.equal(joined.url, `tcp://127.0.0.1:${m.port}`);
   await using viaRestarted = await AsyncRPC.connect(brokerUrl(b1.port));

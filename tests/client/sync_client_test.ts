@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { scriptCommandWithoutRead, spawn, test } from "../test_platform.deno.ts";
 import {
+  ConnectionLostError,
   LoginError,
   NotFindError,
   ParamError,
@@ -11,12 +12,14 @@ import {
 } from "../../mod.ts";
 import { createChannel, readMessage } from "../../src/client/shared_channel.ts";
 import { spawnWorker } from "../../src/platform/runtime.deno.ts";
-import { deferred, spawnServer } from "../helpers.ts";
+import { deferred, ScriptProcess, spawnServer } from "../helpers.ts";
 import type { WriteOrder } from "../fixtures/channel_writer.ts";
 
 const SERVER = new URL("../fixtures/sync_server.ts", import.meta.url);
 const CHANNEL_WRITER = new URL("../fixtures/channel_writer.ts", import.meta.url);
 const WITHOUT_READ = new URL("../fixtures/sync_without_read.ts", import.meta.url);
+const BROKER = new URL("../fixtures/broker_process.ts", import.meta.url);
+const MEMBER = new URL("../fixtures/member_server.ts", import.meta.url);
 
 test("sync: every call kind returns values, no await", async () => {
   await using server = await spawnServer(SERVER);
@@ -170,4 +173,27 @@ test("sync: an unknown option is a TypeError naming it, before any worker starts
     () => new RPC("tcp://a:b@127.0.0.1:1", { timout: 1 } as never),
     /unknown ClientOptions option 'timout'/,
   );
+});
+
+test("sync: RPC.connect takes broker:// addresses; when its server dies, calls go on at another member", async () => {
+  // Everything in other processes: a blocked caller cannot serve anything on its own thread.
+  await using broker = await ScriptProcess.start(BROKER, { SECRET: "s" });
+  const members = { BROKERS: `tcp://127.0.0.1:${broker.port}`, SECRET: "s" };
+  await using a = await ScriptProcess.start(MEMBER, members);
+  await using b = await ScriptProcess.start(MEMBER, members);
+  using rpc = RPC.connect(`broker://admin:admin@127.0.0.1:${broker.port}`, {
+    reconnect: { minDelay: 0.05, maxDelay: 0.2 },
+  });
+  const first = rpc.whoami();
+  const [dying, other] = first === a.port ? [a, b] : [b, a];
+  const slow = rpc.with({ timeout: 5 });
+  await dying.kill("SIGKILL");
+  // The worker's connection learns of the death by itself; this call either was sent on the dead
+  // connection (and says so) or waits for the new one.
+  try {
+    assert.equal(slow.whoami(), other.port);
+  } catch (err) {
+    assert.ok(err instanceof ConnectionLostError, String(err));
+  }
+  assert.equal(slow.whoami(), other.port);
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { formatAddress, parseAddress } from "../protocol/address.ts";
+import { formatAddress, type HostPort, parseAddress } from "../protocol/address.ts";
 import { RequestError, RestrictAccessError } from "../protocol/errors.ts";
 import { Code, type Compression, type Message } from "../protocol/messages.ts";
 import {
@@ -61,9 +61,9 @@ const BROKER_OPTIONS = optionNames<BrokerOptions>({
   logger: true,
 });
 
-// The most credential pairs one member may announce: a bound on what a member can make the
-// broker hold.
-const MAX_TAGS = 1024;
+// The most credential pairs one member may announce: with MAX_MEMBERS, a bound on what members
+// can make the broker hold.
+const MAX_TAGS = 64;
 const TAG = /^[0-9a-f]{64}$/;
 
 // A member's load as the broker ranks it: its report, plus the clients sent to it since.
@@ -122,7 +122,9 @@ export class Broker implements AsyncDisposable {
       throw new TypeError(`'${MEMBER_USER}' is the user members join as; clients cannot use it`);
     }
     this.#interval = options.reportInterval ?? 1;
-    if (!(this.#interval > 0)) throw new TypeError("reportInterval must be a positive number");
+    if (!(this.#interval > 0 && this.#interval <= 3600)) {
+      throw new TypeError("reportInterval must be a number of seconds above 0, at most 3600");
+    }
     this.#logger = options.logger ?? consoleLogger;
     this.#members = new Members(this.#interval * 1000, this.#logger);
     this.#tag = credentialTagger(secret);
@@ -190,8 +192,7 @@ export class Broker implements AsyncDisposable {
     }
     member.sent++;
     this.#logger.info("client sent", { peer, user: username, member: member.url });
-    const { hostname, port } = parseAddress(member.url);
-    return { CODE: Code.BROKER_URL, URL: formatAddress({ hostname, port, username, password }) };
+    return { CODE: Code.BROKER_URL, URL: formatAddress({ ...member.address, username, password }) };
   }
 
   #register(): void {
@@ -201,13 +202,12 @@ export class Broker implements AsyncDisposable {
     this.#server.registerFunction(function members_() {
       return members.list();
     }, { name: "broker.members", help: "The members, with their last reported load." });
-    // Checked when called, so that a refusal fails the call itself rather than its stream.
+    // The caller and arguments are checked when called, so that a refusal fails the call itself;
+    // the member joins when its stream starts, so that a call stopped before then leaves nothing.
     this.#server.registerFunction(function join(url: unknown, tags: unknown) {
       const { user, peer, signal } = callContext();
       if (user !== MEMBER_USER) throw new RestrictAccessError("only members may join");
-      const member = members.join(readMemberUrl(url), readTags(tags), peer);
-      const leave = () => members.remove(member.id, "its membership connection closed");
-      return membership(member, { id: member.id, interval }, signal, leave);
+      return membership(members, [readMemberUrl(url), readTags(tags), peer], interval, signal);
     }, { name: JOIN, help: "Joins a server; the stream lasts as long as the membership." });
     this.#server.registerFunction(function report(id: unknown, load: unknown) {
       if (callContext().user !== MEMBER_USER) throw new RestrictAccessError("only members report");
@@ -223,26 +223,25 @@ export class Broker implements AsyncDisposable {
 
 // The stream of a membership: its one item, then open until the member is dropped or leaves.
 async function* membership(
-  member: Member,
-  joined: Joined,
+  members: Members,
+  [url, tags, peer]: Parameters<Members["join"]>,
+  interval: number,
   signal: AbortSignal,
-  leave: () => void,
-) {
+): AsyncGenerator<Joined> {
+  const member = members.join(url, tags, peer);
   try {
-    yield joined;
+    yield { id: member.id, interval };
     const left = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
     await Promise.race([member.ended, left]);
   } finally {
-    leave();
+    members.remove(member.id, "its membership connection closed");
   }
 }
 
-function readMemberUrl(url: unknown): string {
+function readMemberUrl(url: unknown): HostPort {
   try {
     const { hostname, port, username, password } = parseAddress(String(url));
-    if (username === null && password === null) {
-      return formatAddress({ hostname, port, username, password });
-    }
+    if (username === null && password === null) return { hostname, port };
   } catch {
     // refused below
   }

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { formatAddress, type HostPort } from "../protocol/address.ts";
+import { RequestError, RpcUnavailableException } from "../protocol/errors.ts";
 import type { MemberLoad } from "../protocol/membership.ts";
 import { deferred } from "../util/deferred.ts";
 import type { Logger } from "../util/logger.ts";
@@ -27,6 +29,7 @@ export interface MemberInfo {
 /** One member: what it reported, and a promise that settles when its membership ends. */
 export interface Member {
   readonly id: string;
+  readonly address: HostPort;
   readonly url: string;
   readonly peer: string;
   readonly tags: ReadonlySet<string>;
@@ -39,6 +42,8 @@ export interface Member {
 
 /** How many report intervals a member may miss before it is dropped. */
 const MISSED_REPORTS = 3;
+/** The most members one broker keeps: a bound on what secret holders can make it hold. */
+export const MAX_MEMBERS = 1024;
 
 /** The members of one broker. Owns the timer that drops silent members. */
 export class Members {
@@ -53,11 +58,25 @@ export class Members {
     this.#logger = logger;
   }
 
-  /** Adds a member; it counts as having reported nothing yet (no load). */
-  join(url: string, tags: ReadonlySet<string>, peer: string): Member {
+  /**
+   * Adds a member reached at `address`, joined over the connection from `peer`; it counts as
+   * having reported nothing yet (no load). A member already at `address` is replaced (a server
+   * that joined again before its old membership timed out). Throws `RequestError` if `peer`'s
+   * connection is a member already, `RpcUnavailableException` past {@linkcode MAX_MEMBERS}.
+   */
+  join(address: HostPort, tags: ReadonlySet<string>, peer: string): Member {
+    const url = formatAddress({ ...address, username: null, password: null });
+    for (const member of this.#members.values()) {
+      if (member.peer === peer) throw new RequestError("this connection is a member already");
+      if (member.url === url) this.remove(member.id, "it joined again");
+    }
+    if (this.#members.size >= MAX_MEMBERS) {
+      throw new RpcUnavailableException(`the broker has ${MAX_MEMBERS} members, the most it keeps`);
+    }
     const ended = deferred<void>();
     const member: Member = {
       id: crypto.randomUUID(),
+      address,
       url,
       peer,
       tags,
@@ -96,7 +115,7 @@ export class Members {
     }
   }
 
-  /** The members that accept credentials with tag `tag`, and whether there are any members. */
+  /** The members that accept credentials with tag `tag`. */
   accepting(tag: string): Member[] {
     return [...this.#members.values()].filter((member) => member.tags.has(tag));
   }

@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { parseTarget, type ServerAddress, type Target } from "../protocol/address.ts";
-import { type MprpcError, RpcUnavailableException, TimeoutException } from "../protocol/errors.ts";
+import { type BrokerAddress, parseTarget, type Target } from "../protocol/address.ts";
+import {
+  LoginError,
+  type MprpcError,
+  RpcUnavailableException,
+  TimeoutException,
+} from "../protocol/errors.ts";
 import { backoffDelay, sleep } from "../util/backoff.ts";
-import { timer } from "../util/timers.ts";
+import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import { Wakeup } from "../util/wakeup.ts";
 import { askBrokers } from "./broker_resolver.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
@@ -62,6 +67,30 @@ export type RemoteView = Remote & { call: AsyncRPC["call"] };
 /** An {@linkcode AsyncRPC} with attribute-style calls typed. */
 export type AsyncRPCClient = AsyncRPC & Remote;
 
+// How many times a broker:// connect asks the brokers again when the server named is unreachable.
+const BROKER_ROUNDS = 3;
+
+// A timeout in seconds as calls take it: 0, or one past a timer's range, is none.
+function limit(seconds: number | undefined): number | undefined {
+  return seconds && seconds * 1000 <= MAX_TIMER_DELAY ? seconds : undefined;
+}
+
+function checkReconnect(reconnect: ClientOptions["reconnect"]): void {
+  if (reconnect === undefined || typeof reconnect === "boolean") return;
+  if (typeof reconnect !== "object" || reconnect === null) {
+    throw new TypeError(
+      `reconnect must be true, false or { minDelay, maxDelay }, not ${reconnect}`,
+    );
+  }
+  checkOptions("ReconnectOptions", reconnect, RECONNECT_OPTIONS);
+  const { minDelay = 0.1, maxDelay = 5 } = reconnect;
+  if (!(minDelay > 0 && maxDelay >= minDelay && maxDelay * 1000 <= MAX_TIMER_DELAY)) {
+    throw new TypeError(
+      `reconnect delays must be seconds with 0 < minDelay <= maxDelay, not ${minDelay} and ${maxDelay}`,
+    );
+  }
+}
+
 /**
  * The asynchronous MPRPC client. Remote methods are called as attributes through a Proxy; a
  * remote method whose name collides with one of this class's members is reached with
@@ -104,6 +133,12 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
   // Woken when a connection comes back, or the client is closed: calls waiting for one go on.
   readonly #changed = new Wakeup();
   #lastAttempt?: unknown;
+  // Connections in a row that were lost soon after they opened: the next reconnect backs off
+  // from there, so a server that accepts and then drops every connection is not hammered.
+  #shortLived = 0;
+  #openedAt = 0;
+  // The broker that last named a server: asked first next time.
+  #broker = 0;
 
   /**
    * Creates a client for `url`: a server (`tcp://user:pass@host:port`), or brokers that name one
@@ -113,9 +148,7 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
   constructor(url: string, options: ClientOptions = {}) {
     super();
     checkOptions("ClientOptions", options, CLIENT_OPTIONS);
-    if (typeof options.reconnect === "object") {
-      checkOptions("ReconnectOptions", options.reconnect, RECONNECT_OPTIONS);
-    }
+    checkReconnect(options.reconnect);
     this.#target = parseTarget(url);
     this.#options = { ...options };
     // Methods that return `this` return the Proxy.
@@ -166,8 +199,7 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     const [stop, wanted] = [this.#stop, this.#wanted];
     this.#wanted = true;
     try {
-      this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
-      await this.#connecting;
+      await this.#connectOnce();
     } catch (err) {
       if (this.#stop === stop) this.#wanted = wanted;
       throw err;
@@ -260,6 +292,12 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     return this.close();
   }
 
+  // Opens a connection, joining one already being opened (by connect() or the reconnect loop).
+  #connectOnce(): Promise<ClientSession> {
+    this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
+    return this.#connecting;
+  }
+
   async #open(): Promise<ClientSession> {
     this.#codec ??= Codec.create({
       debug: this.#options.debug,
@@ -267,19 +305,36 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
       maxMessageSize: this.#options.maxMessageSize,
     });
     const codec = await this.#codec;
-    const address: ServerAddress = this.#target.kind === "server"
-      ? this.#target.address
-      : await askBrokers(this.#target.address, this.#options, codec);
-    const session = await ClientSession.open(address, this.#options, codec);
+    const session = this.#target.kind === "server"
+      ? await ClientSession.open(this.#target.address, this.#options, codec)
+      : await this.#openThroughBrokers(this.#target.address, codec);
     this.#session = session;
+    this.#openedAt = Date.now();
     session.closed.then((error) => this.#lost(session, error));
     return session;
+  }
+
+  // Asks the brokers for a server and connects to it. A server that cannot be reached (it died,
+  // and its broker has not noticed yet) is no reason to fail: the brokers are asked again, a few
+  // times. The broker that answered is asked first next time.
+  async #openThroughBrokers(brokers: BrokerAddress, codec: Codec): Promise<ClientSession> {
+    for (let round = 1;; round++) {
+      const [address, answered] = await askBrokers(brokers, this.#broker, this.#options, codec);
+      this.#broker = answered;
+      try {
+        return await ClientSession.open(address, this.#options, codec);
+      } catch (err) {
+        if (round === BROKER_ROUNDS || err instanceof LoginError) throw err;
+      }
+    }
   }
 
   // The connection of `session` ended. Unless the application closed it, say so, and reconnect
   // at once; after an idle timeout, only when the next call needs the connection.
   #lost(session: ClientSession, error: MprpcError): void {
     if (session !== this.#session || !this.#wanted) return;
+    const { maxDelay } = this.#delays();
+    this.#shortLived = Date.now() - this.#openedAt < maxDelay ? this.#shortLived + 1 : 0;
     // The server's idle timeout (a connection-level 504) is the one loss not worth repairing now.
     const idle = error instanceof TimeoutException;
     const reconnecting = this.#options.reconnect !== false && !idle;
@@ -295,19 +350,27 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     this.#reconnecting ??= this.#reconnectLoop().finally(() => this.#reconnecting = undefined);
   }
 
-  async #reconnectLoop(): Promise<void> {
+  // Milliseconds between reconnect attempts.
+  #delays(): { minDelay: number; maxDelay: number } {
     const { minDelay = 0.1, maxDelay = 5 } = typeof this.#options.reconnect === "object"
       ? this.#options.reconnect
       : {};
+    return { minDelay: minDelay * 1000, maxDelay: maxDelay * 1000 };
+  }
+
+  // Reconnects: at once, then backing off. It ends once connected (by itself, or by connect()),
+  // or when the client is closed.
+  async #reconnectLoop(): Promise<void> {
+    const { minDelay, maxDelay } = this.#delays();
     const stop = this.#stop.signal;
-    for (let attempt = 0; this.#wanted; attempt++) {
-      const delay = attempt === 0 ? 0 : backoffDelay(attempt - 1, minDelay * 1000, maxDelay * 1000);
-      if (!await sleep(delay, stop)) return;
+    for (let attempt = this.#shortLived; this.#wanted; attempt++) {
+      const delay = attempt === 0 ? 0 : backoffDelay(attempt - 1, minDelay, maxDelay);
+      if (!await sleep(delay, stop) || this.#session?.open) return;
       try {
-        this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);
-        const session = await this.#connecting;
+        const session = await this.#connectOnce();
         this.#lastAttempt = undefined;
         this.#changed.wake();
+        if (stop.aborted) return; // closed meanwhile: close() closes the session
         this.dispatchEvent(
           new CustomEvent<ReconnectDetail>("reconnect", {
             detail: { remoteAddress: session.remoteAddress, attempts: attempt + 1 },
@@ -329,7 +392,7 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     options?: CallOptions,
   ): Promise<unknown> {
     const started = Date.now();
-    const timeout = options?.timeout ?? this.#options.timeout;
+    const timeout = limit(options?.timeout ?? this.#options.timeout);
     const session = await this.#reconnected(this.#waitLimit(timeout), options?.signal);
     if (timeout === undefined) return await session.call(method, args, kwargs, options);
     const left = Math.max(0.001, timeout - (Date.now() - started) / 1000);

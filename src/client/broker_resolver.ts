@@ -12,23 +12,28 @@ import type { Connection } from "../wire/connection.ts";
 import { type ClientOptions, dial } from "./client_session.ts";
 
 /**
- * Asks each broker of `address` in turn for a server, and resolves to the first one named, with
- * the credentials to present there. Rejects with `LoginError` if every broker that answered
- * refused the credentials, else with `RpcUnavailableException` saying what each broker did.
+ * Asks each broker of `address` in turn, from the one at index `first` on, for a server.
+ * Resolves to the first one named, with the credentials to present there, and the index of the
+ * broker that named it. Rejects with `LoginError` if every broker that answered refused the
+ * credentials, else with `RpcUnavailableException` saying what each broker did.
  */
 export async function askBrokers(
   address: BrokerAddress,
+  first: number,
   options: ClientOptions,
   codec: Codec,
-): Promise<ServerAddress> {
+): Promise<[ServerAddress, number]> {
   const failures: string[] = [];
   let refused: MprpcError | undefined;
-  for (const broker of address.brokers) {
+  const { brokers } = address;
+  for (let i = 0; i < brokers.length; i++) {
+    const at = (first + i) % brokers.length;
+    const broker = brokers[at];
     const where = `${broker.hostname}:${broker.port}`;
     try {
       const [conn, url] = await dial(broker, options, codec, (conn) => ask(conn, address));
       conn.abort(); // the broker closes it too: its part is done
-      return url;
+      return [url, at];
     } catch (err) {
       if (err instanceof LoginError) refused = err;
       failures.push(`${where}: ${err instanceof Error ? err.message : err}`);

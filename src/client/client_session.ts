@@ -59,7 +59,8 @@ export interface ClientOptions {
   /**
    * Reconnect when the connection is lost (through the brokers again, for a `broker://`
    * address): at once, then after exponential backoff with jitter between `minDelay` and
-   * `maxDelay` seconds, until it succeeds or the client is closed. `false` turns it off.
+   * `maxDelay` seconds, until it succeeds or the client is closed. After connections that keep
+   * dying young (within `maxDelay`), even the first attempt backs off. `false` turns it off.
    * @default {true} (`{ minDelay: 0.1, maxDelay: 5 }`)
    */
   reconnect?: boolean | ReconnectOptions;
@@ -77,9 +78,12 @@ export interface ClientOptions {
 
 /** How {@linkcode ClientOptions.reconnect} waits between attempts. */
 export interface ReconnectOptions {
-  /** Seconds before the second attempt; each later one doubles it. @default {0.1} */
+  /**
+   * Seconds before the second attempt, each later one doubling it, up to `maxDelay`; each delay
+   * is then drawn from its upper half (jitter). Above 0. @default {0.1}
+   */
   minDelay?: number;
-  /** The most seconds between attempts. @default {5} */
+  /** The most seconds between attempts; at least `minDelay`. @default {5} */
   maxDelay?: number;
 }
 
@@ -195,6 +199,9 @@ export class ClientSession {
   readonly #taken = new Wakeup();
   #heartbeat?: ReturnType<typeof setInterval>;
   #closeReason?: MprpcError;
+  // When the last bytes came from the server, and whether the read loop holds off on purpose.
+  #lastRead = Date.now();
+  #paused = false;
 
   private constructor(
     address: HostPort,
@@ -308,6 +315,14 @@ export class ClientSession {
     // An interval past a timer's range would fire continuously: it is no heartbeat at all.
     if (seconds <= 0 || seconds * 1000 > MAX_TIMER_DELAY) return;
     this.#heartbeat = setInterval(() => {
+      // Two pings unanswered: the server or the path to it is gone without a word (a machine
+      // that vanished sends no reset). Its calls would otherwise wait for ever.
+      if (!this.#paused && Date.now() - this.#lastRead > 2 * seconds * 1000) {
+        this.#closeReason ??= new ConnectionLostError(
+          `no answer from ${this.remoteAddress} to two heartbeats; calls in flight may or may not have run`,
+        );
+        return this.#conn.abort();
+      }
       // A failed ping means the connection is gone; the read loop reports that.
       Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, HEARTBEAT: "ping" }))
         .catch(() => {});
@@ -325,9 +340,15 @@ export class ClientSession {
         const { messages, sizes } = batch;
         for (let i = 0; i < messages.length; i++) this.#receive(messages[i], sizes[i]);
         const full = this.#fullStream();
-        if (full) await this.#untilTaken(full);
+        if (full) {
+          this.#paused = true;
+          await this.#untilTaken(full);
+          this.#paused = false;
+          this.#lastRead = Date.now();
+        }
         const r = await reader.read();
         if (r.done) break;
+        this.#lastRead = Date.now();
         batch = r.value;
       }
     } catch (err) {

@@ -65,15 +65,36 @@ function decoded(part: string | undefined, url: string): string | null {
   }
 }
 
-/** Parses a `tcp://` or `broker://` address; throws a `TypeError` for anything else. */
+/**
+ * Parses a `tcp://` or `broker://` address; throws a `TypeError` for anything else. The scheme is
+ * case-insensitive; the credentials end at the last `@` (so a password may hold an unescaped `@`)
+ * and the user name at the first `:`; a query or fragment is refused, not ignored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseTarget } from "./address.ts";
+ * assert.deepEqual(parseTarget("TCP://admin:p@ss@[::1]:5000"), {
+ *   kind: "server",
+ *   address: { hostname: "::1", port: 5000, username: "admin", password: "p@ss" },
+ * });
+ * assert.deepEqual(parseTarget("broker://a:b@b1:7000,b2:7001").address, {
+ *   brokers: [{ hostname: "b1", port: 7000 }, { hostname: "b2", port: 7001 }],
+ *   username: "a",
+ *   password: "b",
+ * });
+ * assert.throws(() => parseTarget("tcp://a:b@h:1?x=1"), TypeError);
+ * ```
+ */
 export function parseTarget(url: string): Target {
-  const match = /^(tcp|broker):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^@/]+)\/?$/.exec(String(url));
+  const match = /^(tcp|broker):\/\/(?:([^/?#]*)@)?([^@/?#]+)\/?$/i.exec(String(url));
   if (!match) throw invalid(url);
-  const [, scheme, user, pass, hosts] = match;
-  const username = decoded(user, url);
-  const password = decoded(pass, url);
+  const [, scheme, userinfo, hosts] = match;
+  const colon = userinfo?.indexOf(":") ?? -1;
+  const username = decoded(colon === -1 ? userinfo : userinfo!.slice(0, colon), url);
+  const password = decoded(colon === -1 ? undefined : userinfo!.slice(colon + 1), url);
   const list = hosts.split(",").map((text) => hostPort(text, url));
-  if (scheme === "tcp") {
+  if (scheme.toLowerCase() === "tcp") {
     if (list.length !== 1) throw new TypeError(`'${url}': a tcp:// address names one server`);
     return { kind: "server", address: { ...list[0], username, password } };
   }

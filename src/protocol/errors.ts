@@ -109,16 +109,20 @@ export class RequirementException extends MprpcError {
   /** The status code. */
   override readonly code: number = Code.REQUIREMENT;
 }
-/** 503: the server is unavailable (shutting down), or the connection is gone. */
+/**
+ * 503: the server is unavailable: it said so (shutting down, too many calls), or the client could
+ * not reach one (it could not connect, no broker named a server, the connection is not back in
+ * time; the message says which, and `cause` holds the transport's error). A call that failed so was
+ * not run; compare {@linkcode ConnectionLostError}.
+ */
 export class RpcUnavailableException extends MprpcError {
   /** The status code. */
   override readonly code: number = Code.UNAVAILABLE;
 }
 /**
  * 503, raised by the client itself: the connection broke (the server vanished, the network
- * failed) while the call was waiting for its answer. The call may or may not have run; it was not
- * retried. A transport failure, where a plain {@linkcode RpcUnavailableException} is the
- * server's own answer.
+ * failed, heartbeats went unanswered) while the call was waiting for its answer. Unlike other
+ * 503s, the call may or may not have run; it was not retried.
  *
  * @example
  * ```ts

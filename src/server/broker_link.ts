@@ -12,7 +12,7 @@ import {
   parseTarget,
   type ServerAddress,
 } from "../protocol/address.ts";
-import type { Compression } from "../protocol/messages.ts";
+import { type Compression, isMap } from "../protocol/messages.ts";
 import {
   credentialTagger,
   JOIN,
@@ -24,7 +24,10 @@ import {
 import { backoffDelay, sleep } from "../util/backoff.ts";
 import type { Logger } from "../util/logger.ts";
 import type { Credential } from "./credentials.ts";
-import { deferred } from "../util/deferred.ts";
+import { type Deferred, deferred } from "../util/deferred.ts";
+import { MAX_TIMER_DELAY } from "../util/timers.ts";
+import { LoginError, TimeoutException } from "../protocol/errors.ts";
+import { Wakeup } from "../util/wakeup.ts";
 
 /** Where a server joins: the `broker` option of `Server`. */
 export interface BrokerMembership {
@@ -51,9 +54,12 @@ export interface LinkContext {
 }
 
 // Retrying a broker: from 100 ms up to 2 s between attempts, so a restarted broker has its
-// members back within about two seconds.
+// members back within about two seconds; a broker that refused the secret, every 30 s at most.
 const RETRY_MIN = 100;
 const RETRY_MAX = 2000;
+const REFUSED_RETRY_MAX = 30_000;
+// Seconds a broker has to accept the connection, and then to answer broker.join.
+const JOIN_TIMEOUT = 5;
 
 // Checks a `broker` option; throws a `TypeError` naming what is wrong.
 function checkMembership(membership: BrokerMembership): void {
@@ -78,10 +84,16 @@ function advertised(url: string): ServerAddress {
 
 /** A server's memberships, one per broker. Owns their connections and retry timers. */
 export class BrokerLink {
+  readonly #urls: readonly string[];
   readonly #membership: BrokerMembership;
   readonly #ctx: LinkContext;
   readonly #stop = new AbortController();
-  readonly #joined = new Map<string, ReturnType<typeof deferred<void>>>();
+  readonly #joined = new Map<string, Deferred<void>>();
+  // Memberships established now, each settled once its connection is closed.
+  readonly #established = new Set<Promise<void>>();
+  readonly #changed = new Wakeup();
+  // Whether the connections changed since the last report.
+  #dirty = false;
   #loops: Promise<void>[] = [];
 
   /**
@@ -96,6 +108,7 @@ export class BrokerLink {
       );
     }
     this.#membership = membership;
+    this.#urls = typeof membership.url === "string" ? [membership.url] : membership.url;
     this.#ctx = ctx;
   }
 
@@ -105,24 +118,48 @@ export class BrokerLink {
     const self = advertise === undefined
       ? formatAddress({ ...bound, username: null, password: null })
       : formatAddress(advertised(advertise));
-    const urls = typeof this.#membership.url === "string"
-      ? [this.#membership.url]
-      : this.#membership.url;
     const tags = this.#tags();
-    for (const url of urls) {
-      this.#joined.set(url, deferred());
+    for (const url of this.#urls) {
+      const joined = deferred<void>();
+      joined.promise.catch(() => {}); // rejected at close; a caller of joined() sees it
+      this.#joined.set(url, joined);
       this.#loops.push(this.#keepJoined(url, self, tags));
     }
   }
 
-  /** Resolves once this server is a member of every broker (joined at least once). */
+  /**
+   * Resolves once this server is a member of every broker (joined at least once); rejects if the
+   * server closes first.
+   */
   async joined(): Promise<void> {
     await Promise.all([...this.#joined.values()].map((joined) => joined.promise));
   }
 
-  /** Leaves every broker: their connections close, and they send no more clients. */
-  async close(): Promise<void> {
+  /**
+   * The server's connections changed: members report within a tenth of the interval instead of
+   * at its end, so that a broker does not rank this server by connections long gone (or miss a
+   * surge) for a whole interval.
+   */
+  changed(): void {
+    this.#dirty = true;
+    this.#changed.wake();
+  }
+
+  /**
+   * Leaves every broker: resolves once each established membership's connection has closed, so
+   * the brokers send no more clients. A join still connecting ends in the background (see
+   * {@linkcode BrokerLink.close}).
+   */
+  async leave(): Promise<void> {
     this.#stop.abort();
+    const closed = new Error("the server closed before it joined every broker");
+    for (const joined of this.#joined.values()) joined.reject(closed);
+    await Promise.all(this.#established);
+  }
+
+  /** Leaves, and waits until every membership's connection and timer is released. */
+  async close(): Promise<void> {
+    await this.leave();
     await Promise.all(this.#loops);
   }
 
@@ -138,30 +175,27 @@ export class BrokerLink {
   async #keepJoined(url: string, self: string, tags: Promise<string[]>): Promise<void> {
     const { logger } = this.#ctx;
     const { hostname, port } = parseAddress(url);
-    const address = formatAddress({
-      hostname,
-      port,
-      username: MEMBER_USER,
-      password: this.#membership.secret,
-    });
+    const password = this.#membership.secret;
+    const address = formatAddress({ hostname, port, username: MEMBER_USER, password });
     let lastProblem = "";
     for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
       const rpc = new AsyncRPC(address, {
         reconnect: false,
+        connectTimeout: JOIN_TIMEOUT,
         debug: this.#ctx.debug,
         compression: this.#ctx.compression,
       });
+      let retryMax = RETRY_MAX;
+      const left = deferred<void>();
       try {
         await rpc.connect();
-        const stream: AsyncIterable<Joined> = await rpc.call(JOIN, [self, await tags]);
-        const membership = stream[Symbol.asyncIterator]();
-        const first = await membership.next();
-        if (first.done) throw new Error("the broker ended the membership at once");
-        logger.info("joined broker", { broker: url, id: first.value.id, as: self });
+        this.#established.add(left.promise);
+        const [id, interval, membership] = await this.#join(rpc, self, await tags);
+        logger.info("joined broker", { broker: url, id, as: self });
         this.#joined.get(url)?.resolve();
         attempt = 0;
         lastProblem = "";
-        await this.#report(rpc, first.value, membership.next());
+        await this.#report(rpc, id, interval, membership.next());
       } catch (err) {
         const problem = err instanceof Error ? err.message : String(err);
         // Logged when it changes, not at every retry of a broker that stays down.
@@ -169,25 +203,67 @@ export class BrokerLink {
           logger.warn("cannot join broker", { broker: url, error: problem });
         }
         lastProblem = problem;
+        // A refused secret will not fix itself soon: retry rarely, and keep the logs quiet.
+        if (err instanceof LoginError) retryMax = REFUSED_RETRY_MAX;
       } finally {
         await rpc.close();
+        this.#established.delete(left.promise);
+        left.resolve();
       }
-      await sleep(backoffDelay(attempt, RETRY_MIN, RETRY_MAX), this.#stop.signal);
+      await sleep(backoffDelay(attempt, RETRY_MIN, retryMax), this.#stop.signal);
     }
   }
 
-  // Reports at the broker's interval until the membership ends: the stream ends (the broker
-  // dropped this server), the connection closes, or the server stops.
-  async #report(rpc: AsyncRPC, joined: Joined, ended: Promise<unknown>): Promise<void> {
+  // Calls broker.join; resolves to the membership's ID, report interval (ms) and stream, once its
+  // first item came (within JOIN_TIMEOUT). Leaving aborts it.
+  async #join(
+    rpc: AsyncRPC,
+    self: string,
+    tags: string[],
+  ): Promise<[string, number, AsyncIterator<unknown>]> {
+    const answered = new AbortController();
+    const timer = setTimeout(
+      () => answered.abort(new TimeoutException(`no answer to ${JOIN} within ${JOIN_TIMEOUT} s`)),
+      JOIN_TIMEOUT * 1000,
+    );
+    try {
+      const signal = AbortSignal.any([this.#stop.signal, answered.signal]);
+      const stream: AsyncIterable<unknown> = await rpc.call(JOIN, [self, tags], {}, { signal });
+      const membership = stream[Symbol.asyncIterator]();
+      const first = await membership.next();
+      if (first.done || !isMap(first.value)) throw new Error(`not a ${JOIN} answer`);
+      const { id, interval } = first.value as Partial<Joined>;
+      const ms = Math.max(10, Math.min(Number(interval) * 1000 || 1000, MAX_TIMER_DELAY / 3));
+      return [String(id), ms, membership];
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Reports at the broker's interval, or sooner after a change, until the membership ends: the
+  // stream ends (the broker dropped this server), the connection closes, or the server stops.
+  async #report(rpc: AsyncRPC, id: string, interval: number, ended: Promise<unknown>) {
     const over = new AbortController();
     const end = () => over.abort();
     ended.then(end, end);
     rpc.closed.then(end);
     const signal = AbortSignal.any([over.signal, this.#stop.signal]);
-    const interval = Math.max(0.01, Number(joined.interval) || 1);
-    while (await sleep(interval * 1000, signal)) {
-      await rpc.call(REPORT, [joined.id, this.#ctx.load()], {}, { timeout: 3 * interval, signal });
+    const timeout = (3 * interval) / 1000;
+    while (await this.#due(interval, signal)) {
+      this.#dirty = false;
+      await rpc.call(REPORT, [id, this.#ctx.load()], {}, { timeout, signal });
     }
     if (!this.#stop.signal.aborted) throw new Error("the broker ended the membership");
+  }
+
+  // Waits a tenth of `interval`, then, unless the connections changed meanwhile, until they
+  // change or the interval is over; `false` if `signal` aborts first.
+  async #due(interval: number, signal: AbortSignal): Promise<boolean> {
+    if (!await sleep(interval / 10, signal)) return false;
+    if (this.#dirty) return true;
+    const early = new AbortController();
+    this.#changed.wait().then(() => early.abort());
+    await sleep(interval * 0.9, AbortSignal.any([signal, early.signal]));
+    return !signal.aborted;
   }
 }

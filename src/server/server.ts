@@ -406,7 +406,11 @@ export class Server implements AsyncDisposable {
     for await (const socket of listener) {
       const session = new Session(socket, ctx);
       this.#sessions.add(session);
-      session.done.finally(() => this.#sessions.delete(session));
+      this.#link?.changed();
+      session.done.finally(() => {
+        this.#sessions.delete(session);
+        this.#link?.changed();
+      });
     }
   }
 
@@ -423,7 +427,7 @@ export class Server implements AsyncDisposable {
     // A listen() under way finishes first, so that its listener is closed too.
     await this.#listening?.catch(() => {});
     // Brokers first, so that no new client is sent here while the running calls finish.
-    await this.#link?.close();
+    await this.#link?.leave();
     this.#listener?.close();
     await this.#serving?.catch(() => {});
     const sessions = [...this.#sessions];
@@ -442,5 +446,6 @@ export class Server implements AsyncDisposable {
     for (const session of sessions) session.abort();
     await Promise.all(sessions.map((session) => session.done));
     await this.#pool?.close();
+    await this.#link?.close(); // a join still connecting to an unresponsive broker gives up
   }
 }

@@ -8,6 +8,7 @@ import {
   AsyncRPC,
   Broker,
   type BrokerOptions,
+  callContext,
   RequestError,
   RestrictAccessError,
   Server,
@@ -20,6 +21,7 @@ import {
   silentLogger,
   startServer,
   WireClient,
+  within,
 } from "../helpers.ts";
 import { installFakeClock } from "../test_deps.ts";
 
@@ -301,4 +303,48 @@ test("broker: options are checked", () => {
     () => new Server({ broker: { url: "tcp://127.0.0.1:7000", secret: "" } }),
     /broker.secret must be a non-empty string/,
   );
+});
+
+test("broker: a member reports soon after its connections change, not only at the interval's end", async () => {
+  // A stand-in broker, to see each report as it comes: its interval (20 s) is longer than the
+  // test may take, so only an early report can answer.
+  const reported = deferred<{ connections: number }>();
+  await using fake = await startServer({ auth: [["mprpc.member", SECRET]] }, (server) => {
+    server.registerFunction(async function* join(_url: string, _tags: string[]) {
+      yield { id: "m", interval: 20 };
+      const { signal } = callContext();
+      await new Promise((resolve) => signal.addEventListener("abort", resolve)); // until it leaves
+    }, { name: "broker.join" });
+    server.registerFunction(function report(_id: string, load: { connections: number }) {
+      if (load.connections === 1) reported.resolve(load);
+      return null;
+    }, { name: "broker.report" });
+  });
+  await using member = await startServer({
+    broker: { url: `tcp://127.0.0.1:${fake.addr.port}`, secret: SECRET },
+  });
+  await within(member.joined(), 10_000, "the member did not join");
+  await using _client = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${member.addr.port}`);
+  assert.equal((await within(reported.promise, 10_000, "no early report")).connections, 1);
+});
+
+test("broker: one membership per connection; joining again from the same URL replaces the old one", async () => {
+  const log = new LogRecorder();
+  await using broker = await startBroker({ logger: log });
+  const asMember = `tcp://mprpc.member:${SECRET}@127.0.0.1:${broker.addr.port}`;
+  await using first = await AsyncRPC.connect(asMember);
+  const join = async (rpc: AsyncRPC, url: string) => {
+    const stream: AsyncIterable<unknown> = await rpc.call("broker.join", [url, []]);
+    return stream[Symbol.asyncIterator]();
+  };
+  const a = await join(first, "tcp://127.0.0.1:1");
+  await a.next();
+  const again = await join(first, "tcp://127.0.0.1:2");
+  await assert.rejects(again.next(), /a member already/);
+  await using second = await AsyncRPC.connect(asMember);
+  const b = await join(second, "tcp://127.0.0.1:1");
+  await b.next();
+  assert.equal((await log.logged("member left")).reason, "it joined again");
+  assert.deepEqual((await a.next()).done, true, "the old membership's stream ended");
+  assert.equal(broker.members.length, 1);
 });

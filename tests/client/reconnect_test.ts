@@ -3,7 +3,8 @@
  * while it is down wait for the next one (bounded), and events tell the application.
  */
 import assert from "node:assert/strict";
-import { test } from "../test_platform.deno.ts";
+import { listenTcp, test } from "../test_platform.deno.ts";
+import { encode } from "../test_deps.ts";
 import {
   AsyncRPC,
   Broker,
@@ -13,7 +14,7 @@ import {
   RpcUnavailableException,
   type Server,
 } from "../../mod.ts";
-import { deferred, silentLogger, startServer, urlOf } from "../helpers.ts";
+import { concat, deferred, silentLogger, startServer, TERM, urlOf, within } from "../helpers.ts";
 
 const FAST = { reconnect: { minDelay: 0.01, maxDelay: 0.05 } };
 
@@ -117,10 +118,41 @@ test("reconnect: with reconnect: false a lost connection stays lost, and says wh
   await assert.rejects(rpc.whoami(), ConnectionLostError);
 });
 
+test("reconnect: a server that stops answering heartbeats counts as lost: its calls fail, none hangs", async () => {
+  // A server that completes the handshake and then says nothing, as one whose machine vanished.
+  const listener = await listenTcp();
+  const accepted = listener.accept().then(async (conn) => {
+    await conn.read(new Uint8Array(1024)); // the AUTH
+    const reply = { MPRPC: "0.1", CODE: 100, VERSION: null, DESC: null, DEBUG: false, TIMEOUT: 0 };
+    await conn.write(concat([encode(reply), TERM]));
+    return conn;
+  });
+  try {
+    const url = `tcp://admin:admin@127.0.0.1:${listener.port}`;
+    await using rpc = await AsyncRPC.connect(url, { heartbeat: 0.05, reconnect: false });
+    const call = rpc.whoami();
+    await assert.rejects(within(call, 5_000, "the call hung"), (err) => {
+      assert.ok(err instanceof ConnectionLostError);
+      assert.match(err.message, /no answer from 127.0.0.1:\d+ to two heartbeats/);
+      return true;
+    });
+  } finally {
+    (await accepted).close();
+    listener.close();
+  }
+});
+
 test("reconnect: options are checked", () => {
   assert.throws(
     () => new AsyncRPC("tcp://a:b@127.0.0.1:1", { reconnect: { maxDelay: 1, tries: 3 } as never }),
     /unknown ReconnectOptions option 'tries'/,
+  );
+  for (const reconnect of [{ minDelay: 0 }, { minDelay: 2, maxDelay: 1 }, { maxDelay: NaN }]) {
+    assert.throws(() => new AsyncRPC("tcp://a:b@127.0.0.1:1", { reconnect }), /0 < minDelay/);
+  }
+  assert.throws(
+    () => new AsyncRPC("tcp://a:b@127.0.0.1:1", { reconnect: "yes" as never }),
+    /reconnect must be true, false or/,
   );
   assert.throws(() => new AsyncRPC("broker://a:b@h1:1,h2"), /is not an address like/);
   assert.throws(() => new AsyncRPC("tcp://a:b@h1:1,h2:2"), /a tcp:\/\/ address names one server/);

@@ -210,10 +210,11 @@ export class Broker implements AsyncDisposable {
       return membership(members, [readMemberUrl(url), readTags(tags), peer], interval, signal);
     }, { name: JOIN, help: "Joins a server; the stream lasts as long as the membership." });
     this.#server.registerFunction(function report(id: unknown, load: unknown) {
-      if (callContext().user !== MEMBER_USER) throw new RestrictAccessError("only members report");
+      const { user, peer } = callContext();
+      if (user !== MEMBER_USER) throw new RestrictAccessError("only members report");
       const figures = readLoad(load);
       if (!figures) throw new RequestError(`not a load report: ${JSON.stringify(load)}`);
-      if (!members.report(String(id), figures)) {
+      if (!members.report(String(id), figures, peer)) {
         throw new RequestError(`no member ${id}: join again`);
       }
       return null;

@@ -92,10 +92,14 @@ export class Members {
     return member;
   }
 
-  /** Records a member's report; `false` if it is no member (dropped, or never joined). */
-  report(id: string, load: MemberLoad): boolean {
+  /**
+   * Records a member's report, sent over the connection from `peer`; `false` if it is no member
+   * (dropped, or never joined) or joined over another connection (one member cannot report for
+   * another).
+   */
+  report(id: string, load: MemberLoad, peer: string): boolean {
     const member = this.#members.get(id);
-    if (!member) return false;
+    if (!member || member.peer !== peer) return false;
     member.load = load;
     member.sent = 0;
     member.reportedAt = Date.now();

@@ -88,7 +88,7 @@ export class BrokerLink {
   readonly #membership: BrokerMembership;
   readonly #ctx: LinkContext;
   readonly #stop = new AbortController();
-  readonly #joined = new Map<string, Deferred<void>>();
+  readonly #joined = new Map<string, Deferred<boolean>>();
   // Memberships established now, each settled once its connection is closed.
   readonly #established = new Set<Promise<void>>();
   readonly #changed = new Wakeup();
@@ -120,19 +120,18 @@ export class BrokerLink {
       : formatAddress(advertised(advertise));
     const tags = this.#tags();
     for (const url of this.#urls) {
-      const joined = deferred<void>();
-      joined.promise.catch(() => {}); // rejected at close; a caller of joined() sees it
-      this.#joined.set(url, joined);
+      this.#joined.set(url, deferred());
       this.#loops.push(this.#keepJoined(url, self, tags));
     }
   }
 
   /**
-   * Resolves once this server is a member of every broker (joined at least once); rejects if the
-   * server closes first.
+   * Resolves to `true` once this server is a member of every broker (joined at least once), or to
+   * `false` if it leaves first.
    */
-  async joined(): Promise<void> {
-    await Promise.all([...this.#joined.values()].map((joined) => joined.promise));
+  async joined(): Promise<boolean> {
+    const joined = await Promise.all([...this.#joined.values()].map((each) => each.promise));
+    return joined.every(Boolean);
   }
 
   /**
@@ -152,8 +151,7 @@ export class BrokerLink {
    */
   async leave(): Promise<void> {
     this.#stop.abort();
-    const closed = new Error("the server closed before it joined every broker");
-    for (const joined of this.#joined.values()) joined.reject(closed);
+    for (const joined of this.#joined.values()) joined.resolve(false);
     await Promise.all(this.#established);
   }
 
@@ -192,7 +190,7 @@ export class BrokerLink {
         this.#established.add(left.promise);
         const [id, interval, membership] = await this.#join(rpc, self, await tags);
         logger.info("joined broker", { broker: url, id, as: self });
-        this.#joined.get(url)?.resolve();
+        this.#joined.get(url)?.resolve(true);
         attempt = 0;
         lastProblem = "";
         await this.#report(rpc, id, interval, membership.next());

@@ -352,13 +352,13 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Resolves once the server has joined every broker of its `broker` option (at once without
-   * one): from then on, those brokers send it clients. A broker that is down delays it until
-   * it is back.
+   * Listens if needed, then resolves to `true` once the server has joined every broker of its
+   * `broker` option (at once without one): from then on, those brokers send it clients. A broker
+   * that is down delays it until it is back; if the server closes first, it resolves to `false`.
    */
-  async joined(): Promise<void> {
+  async joined(): Promise<boolean> {
     await this.listen();
-    await this.#link?.joined();
+    return await this.#link?.joined() ?? true;
   }
 
   /** Listens if needed and serves; resolves once the server is closed. */

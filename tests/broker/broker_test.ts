@@ -343,8 +343,23 @@ test("broker: one membership per connection; joining again from the same URL rep
   await assert.rejects(again.next(), /a member already/);
   await using second = await AsyncRPC.connect(asMember);
   const b = await join(second, "tcp://127.0.0.1:1");
-  await b.next();
+  const { id } = (await b.next()).value as { id: string };
   assert.equal((await log.logged("member left")).reason, "it joined again");
   assert.deepEqual((await a.next()).done, true, "the old membership's stream ended");
   assert.equal(broker.members.length, 1);
+  await assert.rejects(
+    first.call("broker.report", [id, { connections: 0, calls: 0, queued: 0 }]),
+    /join again/,
+    "one member cannot report for another",
+  );
+});
+
+test("broker: a server whose broker is down still closes at once; joined() then says it never joined", async () => {
+  const broker = await startBroker();
+  const url = `tcp://127.0.0.1:${broker.addr.port}`;
+  await broker.close();
+  const server = await startServer({ broker: { url, secret: SECRET } });
+  const joined = server.joined();
+  await server.close();
+  assert.equal(await joined, false);
 });

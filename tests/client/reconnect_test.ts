@@ -79,8 +79,10 @@ test("reconnect: a tcp:// client comes back to the same server once it listens a
   await first.close();
   await disconnected;
   const waiting = rpc.whoami();
+  const delayed = rpc.delay("whoami"); // RETURN: false waits for the connection too
   await using _second = await startServer({ port }, api(Promise.resolve(), () => {}));
   assert.equal(await waiting, port);
+  assert.equal(await rpc.system.getresult(await delayed), port);
   assert.equal(rpc.connected, true);
 });
 

@@ -3,12 +3,13 @@
  *
  * ```
  * deno run --allow-net --allow-env cli.ts broker [--hostname HOST] [--port PORT]
- *   [--auth USER:PASS]... [--secret SECRET] [--report-interval SECONDS]
+ *   [--auth USER:PASS]... [--secret SECRET] [--report-interval SECONDS] [--max-connections N]
  * ```
  *
  * Each flag may come from the environment instead: `MPRPC_BROKER_HOSTNAME`, `MPRPC_BROKER_PORT`,
  * `MPRPC_BROKER_AUTH` (`user:pass,user2:pass2`), `MPRPC_BROKER_SECRET`,
- * `MPRPC_BROKER_REPORT_INTERVAL`; a flag wins. Give the secret by environment: other users of the
+ * `MPRPC_BROKER_REPORT_INTERVAL`, `MPRPC_BROKER_MAX_CONNECTIONS`; a flag wins. A hostname other
+ * than a loopback one needs `--auth`: the default admin:admin is refused there. Give the secret by environment: other users of the
  * machine can read a process's flags. The broker prints `listening on HOST:PORT` once bound, logs
  * joins, drops and picks, and closes on SIGINT or SIGTERM.
  *
@@ -17,15 +18,19 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { Broker, type BrokerOptions, type Credential } from "./mod.ts";
+import { refuseDefaultCredentials } from "./src/server/credentials.ts";
 
 const USAGE = `usage: mprpc broker [--hostname HOST] [--port PORT] [--auth USER:PASS]...
-                    [--secret SECRET] [--report-interval SECONDS]
+                    [--secret SECRET] [--report-interval SECONDS] [--max-connections N]
   --hostname          interface to listen on (MPRPC_BROKER_HOSTNAME; default 127.0.0.1)
   --port              port to listen on, 0 for any (MPRPC_BROKER_PORT; default 7000)
   --auth              credentials clients may present, repeatable
-                      (MPRPC_BROKER_AUTH=user:pass,user2:pass2; default admin:admin)
+                      (MPRPC_BROKER_AUTH=user:pass,user2:pass2; default admin:admin,
+                      refused on a hostname other than a loopback one)
   --secret            what servers present to join (MPRPC_BROKER_SECRET; required)
-  --report-interval   seconds between members' load reports (MPRPC_BROKER_REPORT_INTERVAL; default 1)`;
+  --report-interval   seconds between members' load reports (MPRPC_BROKER_REPORT_INTERVAL; default 1)
+  --max-connections   connections served at once; past it 503 and close
+                      (MPRPC_BROKER_MAX_CONNECTIONS; default 10000)`;
 
 /** A flag or variable that makes no sense: reported with the usage, exit status 2. */
 class UsageError extends Error {}
@@ -58,20 +63,37 @@ export function brokerOptions(
       auth: { type: "string", multiple: true },
       secret: { type: "string" },
       "report-interval": { type: "string" },
+      "max-connections": { type: "string" },
     },
     strict: true,
   });
   const auth = values.auth ?? env.MPRPC_BROKER_AUTH?.split(",").filter(Boolean);
   const secret = values.secret ?? env.MPRPC_BROKER_SECRET;
   if (!secret) throw new UsageError("a secret is required: --secret or MPRPC_BROKER_SECRET");
+  const hostname = values.hostname ?? env.MPRPC_BROKER_HOSTNAME;
+  if (hostname !== undefined) defaultCredentials(hostname, auth);
   const interval = values["report-interval"] ?? env.MPRPC_BROKER_REPORT_INTERVAL;
+  const maxConnections = values["max-connections"] ?? env.MPRPC_BROKER_MAX_CONNECTIONS;
   return {
-    hostname: values.hostname ?? env.MPRPC_BROKER_HOSTNAME,
+    hostname,
     port: number("port", values.port ?? env.MPRPC_BROKER_PORT),
     auth: auth?.map(credential),
     secret,
     reportInterval: number("report-interval", interval),
+    maxConnections: number("max-connections", maxConnections),
   };
+}
+
+// The Broker's refusal of the default credentials, in the command line's terms.
+function defaultCredentials(hostname: string, auth: string[] | undefined): void {
+  try {
+    refuseDefaultCredentials("broker", hostname, auth && []);
+  } catch {
+    throw new UsageError(
+      `listening on ${hostname} needs --auth USER:PASS (or MPRPC_BROKER_AUTH): the default ` +
+        `admin:admin would let in anyone who can reach it`,
+    );
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -15,6 +15,7 @@ export {
   type RemoteMethod,
   type RemoteView,
 } from "./src/client/async_rpc.ts";
+export type { TlsClientOptions } from "./src/platform/transport.ts";
 export {
   RPC,
   type RPCClient,

@@ -19,11 +19,21 @@ export type {
   Token,
 } from "npm:acorn@^8.19.0";
 
-/** bzip2, loaded only when a connection asks for `bz2` (pure JavaScript). */
+/**
+ * bzip2, loaded only when a connection asks for `bz2` (pure JavaScript). Its decoder writes to an
+ * output stream as it goes, which lets src/wire/compression.ts stop it at `maxMessageSize`.
+ */
 export const loadBzip2 = () => import("npm:@ledgerhq/compressjs@^1.3.2");
 
 /**
- * xz (.xz container), loaded only when a connection asks for `lzma` (native via Node-API).
- * Held at 1.4: 1.5's native binaries need Node 22, and the npm build supports Node 20.
+ * The xz (.xz container) compressor, loaded only when a connection asks for `lzma` (native via
+ * Node-API; its decoder decodes whole, so decoding uses {@linkcode loadXzDecoder}). Held at 1.4:
+ * 1.5's native binaries need Node 22, and the npm build supports Node 20.
  */
 export const loadXz = () => import("npm:@napi-rs/lzma@~1.4.5");
+
+/**
+ * The xz decoder, loaded with {@linkcode loadXz}: xz-embedded compiled to WebAssembly, as a
+ * `ReadableStream` that decodes 64 KiB at a time, so decoding stops at `maxMessageSize`.
+ */
+export const loadXzDecoder = () => import("npm:xz-decompress@^0.2.3");

@@ -40,9 +40,11 @@ export {
   type Logger,
   type MethodOptions,
   type ModuleOptions,
+  type PeerCertificate,
   runInCall,
   Server,
   type ServerOptions,
+  type TlsServerOptions,
 } from "./server.ts";
 export {
   AsyncRPC,
@@ -60,6 +62,7 @@ export {
   type SyncCallOptions,
   type SyncRemoteMethod,
   type SyncRemoteView,
+  type TlsClientOptions,
 } from "./client.ts";
 export {
   ConnectionLostError,

@@ -13,6 +13,8 @@ export {
   type ModuleOptions,
   Server,
   type ServerOptions,
+  type TlsServerOptions,
 } from "./src/server/server.ts";
+export type { PeerCertificate } from "./src/platform/transport.ts";
 export { type CallContext, callContext, runInCall } from "./src/call/call_context.ts";
 export { consoleLogger, type LogFields, type Logger } from "./src/util/logger.ts";

@@ -1,7 +1,15 @@
 /** Shared test fixtures: servers on 127.0.0.1:0 and a raw wire client independent of src/. */
 import { type LogFields, type Logger, Server, type ServerOptions } from "../mod.ts";
 import { decode, encode } from "./test_deps.ts";
-import { connectTcp, scriptCommand, spawn } from "./test_platform.deno.ts";
+import {
+  connectTcp,
+  makeTempFile,
+  readFile,
+  removeFile,
+  scriptCommand,
+  spawn,
+  writeTextFile,
+} from "./test_platform.deno.ts";
 import type { Child, TcpConnection } from "./test_platform.ts";
 
 export const TERM = new TextEncoder().encode("##PRO-END##");
@@ -311,5 +319,124 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     return await Promise.race([promise, expiry]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** PEM text of a certificate and its key. */
+export interface Pem {
+  cert: string;
+  key: string;
+}
+
+/** Test certificates, made by {@linkcode makeCertificates}. */
+export interface Certificates {
+  /** The CA that signed the others (PEM). */
+  ca: string;
+  /** For `localhost` and 127.0.0.1. */
+  server: Pem;
+  /** For `localhost` and 127.0.0.1, expired yesterday. */
+  expired: Pem;
+  /** For `elsewhere.example` only. */
+  wrongHost: Pem;
+  /** A client certificate, CN=alice, O=mprpc tests. */
+  client: Pem;
+  /** A client certificate signed by another CA. */
+  stranger: Pem;
+}
+
+/** Fresh certificates from Debian's `openssl` (EC keys: fast), made in a temporary folder. */
+export async function makeCertificates(): Promise<Certificates> {
+  const base = (await makeTempFile()).pathname;
+  const files: string[] = [base];
+  const path = (name: string) => (files.push(`${base}.${name}`), `${base}.${name}`);
+  const run = async (...args: string[]) => {
+    const child = spawn("openssl", args);
+    await child.stdout.cancel();
+    await child.stdin.close();
+    const code = await child.status;
+    if (code !== 0) throw new Error(`openssl ${args.join(" ")} failed (${code})`);
+  };
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  const makeCa = async (name: string) => {
+    await run(
+      "req",
+      "-x509",
+      ...key,
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.pem`),
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    );
+  };
+  const issue = async (name: string, ca: string, subject: string, ext: string, days = "2") => {
+    const extFile = path(`${name}.ext`);
+    await writeTextFile(new URL(`file://${extFile}`), `basicConstraints=CA:FALSE\n${ext}\n`);
+    await run(
+      "req",
+      ...key,
+      "-keyout",
+      path(`${name}.key`),
+      "-out",
+      path(`${name}.csr`),
+      "-subj",
+      subject,
+    );
+    await run(
+      "x509",
+      "-req",
+      "-in",
+      `${base}.${name}.csr`,
+      "-CA",
+      `${base}.${ca}.pem`,
+      "-CAkey",
+      `${base}.${ca}.key`,
+      "-CAcreateserial",
+      "-out",
+      path(`${name}.pem`),
+      "-days",
+      days,
+      "-extfile",
+      extFile,
+    );
+  };
+  try {
+    await makeCa("ca");
+    await makeCa("other");
+    const serverExt = "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth";
+    await issue("server", "ca", "/CN=localhost", serverExt);
+    await issue("expired", "ca", "/CN=localhost", serverExt, "-1");
+    await issue(
+      "wrong",
+      "ca",
+      "/CN=elsewhere",
+      "subjectAltName=DNS:elsewhere.example\nextendedKeyUsage=serverAuth",
+    );
+    await issue("client", "ca", "/CN=alice/O=mprpc tests", "extendedKeyUsage=clientAuth");
+    await issue("stranger", "other", "/CN=mallory", "extendedKeyUsage=clientAuth");
+    const text = async (name: string) =>
+      new TextDecoder().decode(await readFile(new URL(`file://${base}.${name}`)));
+    const pem = async (name: string) => ({
+      cert: await text(`${name}.pem`),
+      key: await text(`${name}.key`),
+    });
+    return {
+      ca: await text("ca.pem"),
+      server: await pem("server"),
+      expired: await pem("expired"),
+      wrongHost: await pem("wrong"),
+      client: await pem("client"),
+      stranger: await pem("stranger"),
+    };
+  } finally {
+    files.push(`${base}.ca.srl`, `${base}.other.srl`);
+    await Promise.all(files.map((file) => removeFile(new URL(`file://${file}`))));
   }
 }

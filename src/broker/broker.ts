@@ -17,8 +17,12 @@ import {
   REPORT,
 } from "../protocol/membership.ts";
 import { callContext } from "../call/call_context.ts";
-import { checkCredentials, type Credential } from "../server/credentials.ts";
-import { REDIRECT, Server, type ServerOptions } from "../server/server.ts";
+import {
+  checkCredentials,
+  type Credential,
+  refuseDefaultCredentials,
+} from "../server/credentials.ts";
+import { REDIRECT, Server, type ServerOptions, type TlsServerOptions } from "../server/server.ts";
 import type { Redirect } from "../server/session.ts";
 import { consoleLogger, type Logger } from "../util/logger.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
@@ -35,9 +39,15 @@ export interface BrokerOptions {
   port?: number;
   /**
    * The `[username, password]` pairs clients may present, as for `Server`; a client is sent only
-   * to a member that accepts its pair too. @default {[["admin", "admin"]]}
+   * to a member that accepts its pair too. The default is refused (a `TypeError`) on a `hostname`
+   * other than a loopback one: there `auth` must be given. @default {[["admin", "admin"]]}
    */
   auth?: readonly Credential[];
+  /**
+   * The most connections served at once (clients asking for a server, members, `direct`
+   * sessions), as for `Server`: past it a connection gets 503 and is closed. @default {10000}
+   */
+  maxConnections?: number;
   /** What servers present to join (required, not empty). */
   secret: string;
   /** Seconds between a member's load reports; a member silent for three is dropped. @default {1} */
@@ -48,17 +58,24 @@ export interface BrokerOptions {
   compression?: Compression | null;
   /** Where the broker reports joins, drops, picks and refusals. Default: the console. */
   logger?: Logger;
+  /**
+   * Listen with TLS only (PEM certificate and key; `ca` for client certificates), as `Server`'s
+   * `tls`: clients then use `broker+tls://` addresses, and members `tls://` broker URLs.
+   */
+  tls?: TlsServerOptions;
 }
 
 const BROKER_OPTIONS = optionNames<BrokerOptions>({
   hostname: true,
   port: true,
   auth: true,
+  maxConnections: true,
   secret: true,
   reportInterval: true,
   debug: true,
   compression: true,
   logger: true,
+  tls: true,
 });
 
 // The most credential pairs one member may announce: with MAX_MEMBERS, a bound on what members
@@ -117,6 +134,7 @@ export class Broker implements AsyncDisposable {
     if (typeof secret !== "string" || secret === "") {
       throw new TypeError("BrokerOptions.secret must be a non-empty string");
     }
+    refuseDefaultCredentials("BrokerOptions", options.hostname ?? "127.0.0.1", options.auth);
     this.#auth = options.auth ?? [["admin", "admin"]];
     if (this.#auth.some(([user]) => user === MEMBER_USER)) {
       throw new TypeError(`'${MEMBER_USER}' is the user members join as; clients cannot use it`);
@@ -135,7 +153,10 @@ export class Broker implements AsyncDisposable {
       debug: options.debug,
       compression: options.compression,
       logger: this.#logger,
-      [REDIRECT]: (username, password, peer) => this.#answer(username, password, peer),
+      maxConnections: options.maxConnections,
+      tls: options.tls,
+      [REDIRECT]: (username, password, peer, delay) =>
+        this.#answer(username, password, peer, delay),
     };
     this.#server = new Server(serverOptions);
     this.#register();
@@ -173,9 +194,15 @@ export class Broker implements AsyncDisposable {
   }
 
   // The 0.1 exchange: a client's AUTH gets a member's URL with its own credentials, or a refusal.
-  async #answer(username: string | null, password: string | null, peer: string): Promise<Message> {
+  // `delay`: how long the login waited for its turn (failed logins from its address).
+  async #answer(
+    username: string | null,
+    password: string | null,
+    peer: string,
+    delay: number,
+  ): Promise<Message> {
     if (!checkCredentials(this.#auth, username, password)) {
-      this.#logger.warn("login refused", { peer, user: username });
+      this.#logger.warn("login refused", { peer, user: username, delay });
       return { CODE: Code.BROKER_REFUSED, MESSAGE: "the broker refused the credentials" };
     }
     if (this.#members.size === 0) {
@@ -239,14 +266,16 @@ async function* membership(
   }
 }
 
-function readMemberUrl(url: unknown): HostPort {
+function readMemberUrl(url: unknown): HostPort & { tls?: boolean } {
   try {
-    const { hostname, port, username, password } = parseAddress(String(url));
-    if (username === null && password === null) return { hostname, port };
+    const { hostname, port, username, password, tls } = parseAddress(String(url));
+    if (username === null && password === null) return { hostname, port, ...tls && { tls } };
   } catch {
     // refused below
   }
-  throw new RequestError(`a member's URL is tcp://host:port, not ${JSON.stringify(url)}`);
+  throw new RequestError(
+    `a member's URL is tcp://host:port or tls://…, not ${JSON.stringify(url)}`,
+  );
 }
 
 function readTags(tags: unknown): Set<string> {

@@ -29,7 +29,7 @@ export interface MemberInfo {
 /** One member: what it reported, and a promise that settles when its membership ends. */
 export interface Member {
   readonly id: string;
-  readonly address: HostPort;
+  readonly address: HostPort & { tls?: boolean };
   readonly url: string;
   readonly peer: string;
   readonly tags: ReadonlySet<string>;
@@ -64,7 +64,7 @@ export class Members {
    * that joined again before its old membership timed out). Throws `RequestError` if `peer`'s
    * connection is a member already, `RpcUnavailableException` past {@linkcode MAX_MEMBERS}.
    */
-  join(address: HostPort, tags: ReadonlySet<string>, peer: string): Member {
+  join(address: HostPort & { tls?: boolean }, tags: ReadonlySet<string>, peer: string): Member {
     const url = formatAddress({ ...address, username: null, password: null });
     for (const member of this.#members.values()) {
       if (member.peer === peer) throw new RequestError("this connection is a member already");

@@ -10,6 +10,7 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { PeerCertificate } from "../platform/transport.ts";
 
 /** The call a handler is serving. */
 export interface CallContext {
@@ -21,6 +22,11 @@ export interface CallContext {
   readonly peer: string;
   /** The user name the client authenticated with; `null` when it sent none. */
   readonly user: string | null;
+  /**
+   * The certificate the client presented, on a TLS server that asks for one (`tls.ca`): its
+   * `subject` (`{ CN, O, … }`) and `fingerprint256`.
+   */
+  readonly certificate?: PeerCertificate;
   /**
    * Aborts when the call's outcome is no longer wanted: the client cancelled it, its deadline
    * passed, or the client's connection closed (for a `RETURN: false` call, whose outcome another

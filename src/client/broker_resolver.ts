@@ -31,7 +31,8 @@ export async function askBrokers(
     const broker = brokers[at];
     const where = `${broker.hostname}:${broker.port}`;
     try {
-      const [conn, url] = await dial(broker, options, codec, (conn) => ask(conn, address));
+      const to = { ...broker, tls: address.tls };
+      const [conn, url] = await dial(to, options, codec, (conn) => ask(conn, address));
       conn.abort(); // the broker closes it too: its part is done
       return [url, at];
     } catch (err) {

@@ -27,6 +27,7 @@ import {
   VERSION,
 } from "../protocol/messages.ts";
 import type { HostPort, ServerAddress } from "../protocol/address.ts";
+import type { TlsClientOptions } from "../platform/transport.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
 import { creditCharge } from "../protocol/call_message.ts";
@@ -74,6 +75,13 @@ export interface ClientOptions {
    * @default {4194304} (4 MiB)
    */
   streamBuffer?: number;
+  /**
+   * What a `tls://` (or `broker+tls://`) connection trusts and presents, PEM text: `ca`, the CA
+   * that signed the server's certificate (default: the system's roots), and `cert`/`key` for a
+   * server that asks for a client certificate. The server's name is checked against its
+   * certificate. Default: `{}`.
+   */
+  tls?: TlsClientOptions;
 }
 
 /** How {@linkcode ClientOptions.reconnect} waits between attempts. */
@@ -115,6 +123,7 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   reconnect: true,
   maxMessageSize: true,
   streamBuffer: true,
+  tls: true,
 });
 
 // A stream's credit, as the client keeps it: the bytes it let the server send, and what came.
@@ -142,6 +151,23 @@ function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Err
   return Promise.race([promise, expiry]).finally(() => clearTimeout(handle));
 }
 
+// What went wrong in a TLS handshake, in words that say what to do; node:tls's codes.
+function tlsFailure(err: unknown): string {
+  const code = (err as { code?: string })?.code ?? "";
+  const reason: Record<string, string> = {
+    DEPTH_ZERO_SELF_SIGNED_CERT: "its certificate is self-signed: pass its CA as tls.ca",
+    SELF_SIGNED_CERT_IN_CHAIN: "its certificate is signed by an unknown CA: pass it as tls.ca",
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      "its certificate is signed by an unknown CA: pass it as tls.ca",
+    UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+      "its certificate is signed by an unknown CA: pass it as tls.ca",
+    CERT_HAS_EXPIRED: "its certificate has expired",
+    ERR_TLS_CERT_ALTNAME_INVALID: "its certificate is not for this host name",
+    ECONNRESET: "it closed the connection during the TLS handshake (a plaintext server?)",
+  };
+  return `TLS: ${reason[code] ?? "the handshake failed (a plaintext server?)"} (${err})`;
+}
+
 /**
  * Connects to `address` and runs `talk` on the connection (a handshake, a question to a broker),
  * all within `connectTimeout`. Rejects with `talk`'s `MprpcError`, a `TimeoutException` if it
@@ -149,14 +175,15 @@ function withTimeout<T>(promise: Promise<T>, seconds: number, timeout: () => Err
  * released on every failure.
  */
 export async function dial<T>(
-  address: HostPort,
+  address: HostPort & { tls?: boolean },
   options: ClientOptions,
   codec: Codec,
   talk: (conn: Connection) => Promise<T>,
 ): Promise<[Connection, T]> {
   const { hostname, port } = address;
   const seconds = options.connectTimeout ?? 10;
-  const socket = connect({ hostname, port });
+  const tls = address.tls ? options.tls ?? {} : undefined;
+  const socket = connect({ hostname, port, tls });
   let conn: Connection | undefined;
   try {
     const talking = socket.then((s) => {
@@ -173,7 +200,8 @@ export async function dial<T>(
     if (conn) conn.abort();
     else socket.then((s) => s.close(), () => {});
     if (err instanceof MprpcError) throw err;
-    throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${err}`, {
+    const why = tls ? tlsFailure(err) : String(err);
+    throw new RpcUnavailableException(`could not connect to ${hostname}:${port}: ${why}`, {
       cause: err,
     });
   }

@@ -3,9 +3,11 @@
  *
  * @module
  */
-import type { Address, Listener, ListenOptions, Socket, Transport } from "./transport.ts";
+import { connectTls, listenTls } from "./tls.ts";
+import type { ConnectOptions, Listener, ListenOptions, Socket, Transport } from "./transport.ts";
 
 const READ_SIZE = 64 * 1024;
+const ACCEPT_RETRY_MS = 100;
 // Reads smaller than this are copied out so the read buffer can be reused; bigger ones are
 // handed over as they are.
 const COPY_BELOW = 8 * 1024;
@@ -68,6 +70,8 @@ function listenTcp({ hostname, port, reusePort }: ListenOptions): Deno.TcpListen
 
 /** Listens on `options`; resolves once bound. */
 export function listen(options: ListenOptions): Promise<Listener> {
+  const { hostname, port, tls } = options;
+  if (tls) return listenTls(tls, { host: hostname, port });
   const listener = listenTcp(options);
   return Promise.resolve({
     addr: { hostname: listener.addr.hostname, port: listener.addr.port },
@@ -79,7 +83,10 @@ export function listen(options: ListenOptions): Promise<Listener> {
           conn = await listener.accept();
         } catch (err) {
           if (isClosedError(err)) return;
-          throw err;
+          // Out of file descriptors, or a connection reset before it was accepted: the listener
+          // itself is fine, so accepting goes on, after a pause that lets descriptors free up.
+          await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+          continue;
         }
         yield wrap(conn);
       }
@@ -87,9 +94,11 @@ export function listen(options: ListenOptions): Promise<Listener> {
   });
 }
 
-/** Opens a connection to `address`. */
-export async function connect(address: Address): Promise<Socket> {
-  return wrap(await Deno.connect({ ...address, transport: "tcp" }));
+/** Opens a connection to `options`. */
+export async function connect(options: ConnectOptions): Promise<Socket> {
+  if (options.tls) return await connectTls(options);
+  const { hostname, port } = options;
+  return wrap(await Deno.connect({ hostname, port, transport: "tcp" }));
 }
 
 const _implements: Transport = { listen, connect };

@@ -5,6 +5,7 @@
  */
 
 import { errorClassName } from "../protocol/errors.ts";
+import type { PeerCertificate } from "../platform/transport.ts";
 
 /** The call a pool function serves, as it crosses threads: `CallContext` without its signal. */
 export interface WorkerCallContext {
@@ -16,6 +17,8 @@ export interface WorkerCallContext {
   peer: string;
   /** The user name the client authenticated with, or `null`. */
   user: string | null;
+  /** The client's certificate, on a TLS server that asks for one. */
+  certificate?: PeerCertificate;
 }
 
 /**

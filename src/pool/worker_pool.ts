@@ -81,8 +81,10 @@ function asError(err: unknown): Error {
 }
 
 /** The context's cloneable part (a signal cannot cross threads; the worker makes its own). */
-function describeContext({ id, method, peer, user }: CallContext): WorkerCallContext {
-  return { id, method, peer, user };
+function describeContext(
+  { id, method, peer, user, certificate }: CallContext,
+): WorkerCallContext {
+  return { id, method, peer, user, ...certificate && { certificate } };
 }
 
 /**

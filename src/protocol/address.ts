@@ -1,7 +1,7 @@
 /**
- * MPRPC addresses: `tcp://USER:PASS@HOST:PORT` names a server; `broker://USER:PASS@HOST:PORT`
- * names a broker that hands out servers, and may list several brokers to try in turn
- * (`broker://USER:PASS@B1:7000,B2:7000`).
+ * MPRPC addresses: `tcp://USER:PASS@HOST:PORT` names a server (`tls://` one that speaks TLS);
+ * `broker://USER:PASS@HOST:PORT` names a broker that hands out servers (`broker+tls://` brokers
+ * that speak TLS), and may list several brokers to try in turn (`broker://USER:PASS@B1:7000,B2:7000`).
  *
  * @module
  */
@@ -14,8 +14,10 @@ export interface HostPort {
   port: number;
 }
 
-/** A parsed `tcp://` address: one server and the credentials to present to it. */
+/** A parsed `tcp://` or `tls://` address: one server and the credentials to present to it. */
 export interface ServerAddress extends HostPort {
+  /** Whether the server speaks TLS (`tls://`). */
+  tls?: boolean;
   /** The user name, or `null` when the address has none. */
   username: string | null;
   /** The password, or `null` when the address has none. */
@@ -24,6 +26,8 @@ export interface ServerAddress extends HostPort {
 
 /** A parsed `broker://` address: the brokers to ask in turn, and the credentials to present. */
 export interface BrokerAddress {
+  /** Whether the brokers speak TLS (`broker+tls://`). */
+  tls?: boolean;
   /** The brokers, in the order to try them. */
   brokers: HostPort[];
   /** The user name, or `null` when the address has none. */
@@ -87,18 +91,22 @@ function decoded(part: string | undefined, url: string): string | null {
  * ```
  */
 export function parseTarget(url: string): Target {
-  const match = /^(tcp|broker):\/\/(?:([^/?#]*)@)?([^@/?#]+)\/?$/i.exec(String(url));
+  const match = /^(tcp|tls|broker|broker\+tls):\/\/(?:([^/?#]*)@)?([^@/?#]+)\/?$/i.exec(
+    String(url),
+  );
   if (!match) throw invalid(url);
   const [, scheme, userinfo, hosts] = match;
   const colon = userinfo?.indexOf(":") ?? -1;
   const username = decoded(colon === -1 ? userinfo : userinfo!.slice(0, colon), url);
   const password = decoded(colon === -1 ? undefined : userinfo!.slice(colon + 1), url);
   const list = hosts.split(",").map((text) => hostPort(text, url));
-  if (scheme.toLowerCase() === "tcp") {
-    if (list.length !== 1) throw new TypeError(`'${url}': a tcp:// address names one server`);
-    return { kind: "server", address: { ...list[0], username, password } };
+  const kind = scheme.toLowerCase();
+  const tls = kind.endsWith("tls") ? { tls: true } : {};
+  if (!kind.startsWith("broker")) {
+    if (list.length !== 1) throw new TypeError(`'${url}': a ${kind}:// address names one server`);
+    return { kind: "server", address: { ...list[0], username, password, ...tls } };
   }
-  return { kind: "broker", address: { brokers: list, username, password } };
+  return { kind: "broker", address: { brokers: list, username, password, ...tls } };
 }
 
 /** Parses `tcp://USER:PASS@HOST:PORT`; throws a `TypeError` for anything else. */
@@ -108,12 +116,15 @@ export function parseAddress(url: string): ServerAddress {
   return target.address;
 }
 
-/** Formats `tcp://USER:PASS@HOST:PORT`, the credentials escaped (left out when both are empty). */
+/**
+ * Formats `tcp://USER:PASS@HOST:PORT` (`tls://` for TLS), the credentials escaped (left out when
+ * both are empty).
+ */
 export function formatAddress(address: ServerAddress): string {
-  const { hostname, port, username, password } = address;
+  const { hostname, port, username, password, tls } = address;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const user = username || password
     ? `${encodeURIComponent(username ?? "")}:${encodeURIComponent(password ?? "")}@`
     : "";
-  return `tcp://${user}${host}:${port}`;
+  return `${tls ? "tls" : "tcp"}://${user}${host}:${port}`;
 }

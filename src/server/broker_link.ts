@@ -13,6 +13,7 @@ import {
   type ServerAddress,
 } from "../protocol/address.ts";
 import { type Compression, isMap } from "../protocol/messages.ts";
+import type { TlsClientOptions } from "../platform/transport.ts";
 import {
   credentialTagger,
   JOIN,
@@ -23,6 +24,7 @@ import {
 } from "../protocol/membership.ts";
 import { backoffDelay, sleep } from "../util/backoff.ts";
 import type { Logger } from "../util/logger.ts";
+import { checkOptions, optionNames } from "../util/options.ts";
 import type { Credential } from "./credentials.ts";
 import { type Deferred, deferred } from "../util/deferred.ts";
 import { MAX_TIMER_DELAY } from "../util/timers.ts";
@@ -37,9 +39,12 @@ export interface BrokerMembership {
   secret: string;
   /**
    * Where clients reach this server, `tcp://host:port`, when it is not the address it listens
-   * on (a server listening on `0.0.0.0`, or behind NAT). Default: the listening address.
+   * on (a server listening on `0.0.0.0`, or behind NAT). Default: the listening address. (A TLS
+   * server is advertised as `tls://` either way.)
    */
   advertise?: string;
+  /** What a `tls://` broker connection trusts and presents, as the client's `tls` option. */
+  tls?: TlsClientOptions;
 }
 
 /** What a server's membership needs from the server. */
@@ -51,6 +56,8 @@ export interface LinkContext {
   logger: Logger;
   debug: boolean;
   compression: Compression | null;
+  /** Whether the server serves TLS (it is advertised as `tls://`). */
+  tls: boolean;
 }
 
 // Retrying a broker: from 100 ms up to 2 s between attempts, so a restarted broker has its
@@ -62,7 +69,15 @@ const REFUSED_RETRY_MAX = 30_000;
 const JOIN_TIMEOUT = 5;
 
 // Checks a `broker` option; throws a `TypeError` naming what is wrong.
+const MEMBERSHIP_OPTIONS = optionNames<BrokerMembership>({
+  url: true,
+  secret: true,
+  advertise: true,
+  tls: true,
+});
+
 function checkMembership(membership: BrokerMembership): void {
+  checkOptions("BrokerMembership", membership, MEMBERSHIP_OPTIONS);
   const urls = typeof membership?.url === "string" ? [membership.url] : membership?.url;
   if (!Array.isArray(urls) || urls.length === 0) {
     throw new TypeError("broker.url must be a broker's tcp://host:port, or a list of them");
@@ -77,7 +92,7 @@ function checkMembership(membership: BrokerMembership): void {
 function advertised(url: string): ServerAddress {
   const target = parseTarget(url);
   if (target.kind !== "server" || target.address.username || target.address.password) {
-    throw new TypeError(`broker.advertise must be tcp://host:port, not '${url}'`);
+    throw new TypeError(`broker.advertise must be tcp://host:port (or tls://), not '${url}'`);
   }
   return target.address;
 }
@@ -115,9 +130,14 @@ export class BrokerLink {
   /** Joins every broker, advertising `bound` (the listening address) unless told otherwise. */
   start(bound: { hostname: string; port: number }): void {
     const { advertise } = this.#membership;
-    const self = advertise === undefined
-      ? formatAddress({ ...bound, username: null, password: null })
-      : formatAddress(advertised(advertise));
+    const { hostname, port } = advertise === undefined ? bound : advertised(advertise);
+    const self = formatAddress({
+      hostname,
+      port,
+      username: null,
+      password: null,
+      tls: this.#ctx.tls,
+    });
     const tags = this.#tags();
     for (const url of this.#urls) {
       this.#joined.set(url, deferred());
@@ -172,14 +192,15 @@ export class BrokerLink {
   // One broker, for as long as the server runs: join, report, and join again when it ends.
   async #keepJoined(url: string, self: string, tags: Promise<string[]>): Promise<void> {
     const { logger } = this.#ctx;
-    const { hostname, port } = parseAddress(url);
+    const { hostname, port, tls } = parseAddress(url);
     const password = this.#membership.secret;
-    const address = formatAddress({ hostname, port, username: MEMBER_USER, password });
+    const address = formatAddress({ hostname, port, username: MEMBER_USER, password, tls });
     let lastProblem = "";
     for (let attempt = 0; !this.#stop.signal.aborted; attempt++) {
       const rpc = new AsyncRPC(address, {
         reconnect: false,
         connectTimeout: JOIN_TIMEOUT,
+        tls: this.#membership.tls,
         debug: this.#ctx.debug,
         compression: this.#ctx.compression,
       });

@@ -10,6 +10,17 @@ import { type CallMessage, creditCharge } from "../protocol/call_message.ts";
 import { Wakeup } from "../util/wakeup.ts";
 import { timer } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
+import type { PeerCertificate } from "../platform/transport.ts";
+
+/** Who a connection's calls come from. */
+export interface CallClient {
+  /** `host:port` of the client. */
+  readonly peer: string;
+  /** The user the client authenticated as. */
+  readonly user: string | null;
+  /** The client's certificate, on a TLS server that asks for one. */
+  readonly certificate?: PeerCertificate;
+}
 
 /** A call being served; it is its handler's {@linkcode CallContext}. Made once per call: lean. */
 export class ServedCall implements CallContext, CallRequest {
@@ -25,6 +36,8 @@ export class ServedCall implements CallContext, CallRequest {
   readonly peer: string;
   /** The user the client authenticated as. */
   readonly user: string | null;
+  /** The client's certificate, on a TLS server that asks for one. */
+  readonly certificate?: PeerCertificate;
   /** When the call must be over, in ms since the epoch (the `deadline` extension). */
   readonly deadline: number | undefined;
   /** The last status code sent for it (the access log's). */
@@ -41,17 +54,18 @@ export class ServedCall implements CallContext, CallRequest {
   #credit?: { granted: number; sent: number; more: Wakeup };
 
   /**
-   * The call `message` from `peer`, authenticated as `user`. Its `DEADLINE`, if any, counts from
-   * now; it is ignored with `outer`, given for a call that outlives its connection (no one waits
-   * for it): that call stops when `outer` aborts, not with the connection.
+   * The call `message` from `client`. Its `DEADLINE`, if any, counts from now; it is ignored with
+   * `outer`, given for a call that outlives its connection (no one waits for it): that call stops
+   * when `outer` aborts, not with the connection.
    */
-  constructor(message: CallMessage, peer: string, user: string | null, outer?: AbortSignal) {
+  constructor(message: CallMessage, client: CallClient, outer?: AbortSignal) {
     this.id = message.id;
     this.method = message.method;
     this.args = message.args;
     this.kwargs = message.kwargs;
-    this.peer = peer;
-    this.user = user;
+    this.peer = client.peer;
+    this.user = client.user;
+    if (client.certificate) this.certificate = client.certificate;
     this.#outer = outer;
     this.deadline = message.deadline !== undefined && !outer
       ? Date.now() + message.deadline

@@ -3,13 +3,15 @@
  *
  * @module
  */
-import type { Credential } from "./credentials.ts";
+import { type Credential, refuseDefaultCredentials } from "./credentials.ts";
+import { ConnectionLimit } from "./connection_limit.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../wire/frame_splitter.ts";
 import { loadModules, type ModuleOptions, type RegisteredModule } from "./modules.ts";
 import { listen } from "../platform/transport.deno.ts";
 import { hardwareConcurrency, onShutdownSignal } from "../platform/runtime.deno.ts";
-import type { Listener } from "../platform/transport.ts";
+import type { Listener, TlsServerOptions } from "../platform/transport.ts";
 import type { Compression } from "../protocol/messages.ts";
 import { type Handler, type InstanceOptions, type MethodOptions, Registry } from "./registry.ts";
 import { ResultStore } from "./result_store.ts";
@@ -29,6 +31,7 @@ export type {
   InstanceOptions,
   MethodOptions,
   ModuleOptions,
+  TlsServerOptions,
 };
 
 const SERVER_OPTIONS = optionNames<ServerOptions>({
@@ -51,8 +54,10 @@ const SERVER_OPTIONS = optionNames<ServerOptions>({
   logger: true,
   accessLog: true,
   maxCallsPerConnection: true,
+  maxConnections: true,
   broker: true,
   reusePort: true,
+  tls: true,
 });
 
 /**
@@ -60,6 +65,21 @@ const SERVER_OPTIONS = optionNames<ServerOptions>({
  * answers clients' `AUTH` with a server to use. Internal to mprpc (src/broker), not exported.
  */
 export const REDIRECT: unique symbol = Symbol("mprpc.redirect");
+
+const TLS_OPTIONS = optionNames<TlsServerOptions>({ cert: true, key: true, ca: true });
+
+// The `tls` option, checked: PEM text for the certificate and key (and the client CA).
+function checkTls(tls: TlsServerOptions): TlsServerOptions {
+  checkOptions("TlsServerOptions", tls, TLS_OPTIONS);
+  for (const name of ["cert", "key", "ca"] as const) {
+    const pem = tls[name];
+    if (pem === undefined && name === "ca") continue;
+    if (typeof pem !== "string" || !pem.includes("-----BEGIN")) {
+      throw new TypeError(`tls.${name} must be PEM text ("-----BEGIN …"), not ${typeof pem}`);
+    }
+  }
+  return { ...tls };
+}
 
 const METHOD_OPTIONS = optionNames<MethodOptions>({ name: true, help: true });
 const INSTANCE_OPTIONS = optionNames<InstanceOptions>({ prefix: true });
@@ -71,7 +91,11 @@ export interface ServerOptions {
   hostname?: string;
   /** Port to listen on; 0 lets the OS choose (see {@linkcode Server.addr}). Default `5000`. */
   port?: number;
-  /** Accepted `[username, password]` pairs; `[]` accepts only empty credentials. Default `[["admin", "admin"]]`. */
+  /**
+   * Accepted `[username, password]` pairs; `[]` accepts only empty credentials. Default
+   * `[["admin", "admin"]]`, which is refused (a `TypeError`) on a `hostname` other than a
+   * loopback one: there `auth` must be given. Failed logins are throttled per remote address.
+   */
   auth?: readonly Credential[];
   /** Seconds without a write after which an idle connection gets 504 and is closed; 0 = never. Default `180`. */
   timeout?: number;
@@ -120,6 +144,16 @@ export interface ServerOptions {
    */
   maxCallsPerConnection?: number;
   /**
+   * The most connections served at once, logged in or not. A connection past it is sent the
+   * connection-level 503 (`{"MPRPC": "0.1", "CODE": 503}`) and closed at once, without a
+   * handshake; open connections are unaffected. Keep it below the process's open-file limit
+   * (`ulimit -n`). What one connection can make the server hold is in README, "Limits".
+   * `Infinity`: no limit.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
    * Join these brokers, so that clients given `broker://` addresses are sent here: the server
    * reports its load to each, joins again whenever a membership ends, and leaves first thing
    * on {@linkcode Server.close}. Default: no broker.
@@ -131,6 +165,12 @@ export interface ServerOptions {
    * later. Default `false`.
    */
   reusePort?: boolean;
+  /**
+   * Serve TLS only, with this certificate and key (PEM text); with `ca` set too, clients must
+   * present a certificate signed by it, and `callContext().certificate` shows its subject. A
+   * plaintext client gets no service (and costs no more than its failed handshake). Default: none.
+   */
+  tls?: TlsServerOptions;
   /** Worker threads in the pool that runs `registerModule` functions. Default: one per core. */
   workers?: number;
   /**
@@ -183,7 +223,10 @@ export class Server implements AsyncDisposable {
   readonly #workerMemoryLimit?: number;
   readonly #redirect?: Redirect;
   readonly #reusePort: boolean;
+  readonly #tls?: TlsServerOptions;
   readonly #link?: BrokerLink;
+  readonly #limit: ConnectionLimit;
+  readonly #throttle: LoginThrottle;
   #pool?: WorkerPool;
   #listener?: Listener;
   #listening?: Promise<void>;
@@ -196,6 +239,7 @@ export class Server implements AsyncDisposable {
   /** Creates a server; nothing listens until {@linkcode Server.listen} or {@linkcode Server.serve}. */
   constructor(options: ServerOptions = {}) {
     checkOptions("ServerOptions", options, SERVER_OPTIONS);
+    refuseDefaultCredentials("ServerOptions", options.hostname ?? "127.0.0.1", options.auth);
     this.#hostname = options.hostname ?? "127.0.0.1";
     this.#port = options.port ?? 5000;
     this.#gracePeriod = options.gracePeriod ?? 10;
@@ -203,7 +247,10 @@ export class Server implements AsyncDisposable {
     this.#workerMemoryLimit = options.workerMemoryLimit;
     this.#redirect = (options as { [REDIRECT]?: Redirect })[REDIRECT];
     this.#reusePort = options.reusePort ?? false;
+    this.#tls = options.tls === undefined ? undefined : checkTls(options.tls);
     this.#logger = options.logger ?? consoleLogger;
+    this.#limit = new ConnectionLimit(options.maxConnections, this.#logger);
+    this.#throttle = new LoginThrottle({ logger: this.#logger });
     this.#results = new ResultStore({
       ttl: (options.resultTtl ?? 600) * 1000,
       count: options.maxStoredResults ?? 1000,
@@ -232,6 +279,7 @@ export class Server implements AsyncDisposable {
         logger: this.#logger,
         debug: this.#settings.debug,
         compression: this.#settings.compression,
+        tls: this.#tls !== undefined,
       });
     }
   }
@@ -341,7 +389,7 @@ export class Server implements AsyncDisposable {
     );
     const address = { hostname: this.#hostname, port: this.#port };
     try {
-      this.#listener = await listen({ ...address, reusePort: this.#reusePort });
+      this.#listener = await listen({ ...address, reusePort: this.#reusePort, tls: this.#tls });
     } catch (cause) {
       await this.#pool?.close();
       const reason = cause instanceof Error ? cause.message : String(cause);
@@ -402,8 +450,13 @@ export class Server implements AsyncDisposable {
       stopped: this.#stopped.signal,
       startTask: () => this.#startTask(),
       redirect: this.#redirect,
+      throttle: this.#throttle,
     };
     for await (const socket of listener) {
+      if (!this.#limit.admits(this.#sessions.size)) {
+        this.#limit.refuse(socket, codec);
+        continue;
+      }
       const session = new Session(socket, ctx);
       this.#sessions.add(session);
       this.#link?.changed();
@@ -430,6 +483,7 @@ export class Server implements AsyncDisposable {
     await this.#link?.leave();
     this.#listener?.close();
     await this.#serving?.catch(() => {});
+    await this.#limit.close();
     const sessions = [...this.#sessions];
     for (const session of sessions) session.drain();
     let grace: ReturnType<typeof setTimeout> | undefined;

@@ -15,7 +15,7 @@ import {
   RpcUnavailableException,
   TimeoutException,
 } from "../protocol/errors.ts";
-import type { Socket } from "../platform/transport.ts";
+import type { PeerCertificate, Socket } from "../platform/transport.ts";
 import {
   Code,
   type Compression,
@@ -34,6 +34,7 @@ import { type CallMessage, readCall, readControl } from "../protocol/call_messag
 import type { CallRequest, Dispatcher } from "./dispatcher.ts";
 import type { ResultStore } from "./result_store.ts";
 import { ServedCall } from "./served_call.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */
 export interface SessionSettings {
@@ -68,17 +69,31 @@ export interface ServerContext {
    * server to use (`50`) or a refusal, after which the connection closes.
    */
   readonly redirect?: Redirect;
+  /** The server's failed logins per remote address: logins from one that failed recently wait. */
+  readonly throttle: LoginThrottle;
 }
 
-/** A broker's answer to `AUTH` from a client that wants a server: `{ CODE, … }`. */
+/**
+ * A broker's answer to `AUTH` from a client that wants a server: `{ CODE, … }`. `delay`: the
+ * milliseconds the login waited for its turn (failed logins from its address), for the log.
+ */
 export type Redirect = (
   username: string | null,
   password: string | null,
   peer: string,
+  delay: number,
 ) => Promise<Message>;
 
 // A call the session answers: one being served, or a refused one (then never run).
 type Call = CallRequest & { code?: number; stopped?: boolean };
+
+// The terminator, written so that a 0.1 frame may hold the text.
+function scrubTerminator(text: string): string {
+  return text.replaceAll("##PRO-END##", "##PRO-END#\\#");
+}
+
+// The most bytes one message may have before the client has logged in.
+const ANONYMOUS_MESSAGE_SIZE = 64 * 1024;
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -103,14 +118,22 @@ export class Session {
   #awaitingCredit = 0;
   #authenticated = false;
   #user: string | null = null;
+  readonly #certificate?: PeerCertificate;
   #draining = false;
   #failed = false;
   #timer?: ReturnType<typeof setTimeout>;
+  // A login waiting for its turn (failed logins from the same address): a second AUTH gets 506.
+  #loginWait?: ReturnType<typeof setTimeout>;
+  #waitingForTurn = false;
 
   /** Starts serving `socket`. */
   constructor(socket: Socket, ctx: ServerContext) {
     this.#ctx = ctx;
+    this.#certificate = socket.peerCertificate;
     this.#conn = new Connection(socket, ctx.codec, { maxMessageSize: ctx.settings.maxMessageSize });
+    // Until the login passes, a message is an AUTH: a few hundred bytes. A big one from a peer
+    // nobody knows yet is refused before it is decoded (MessagePack can grow 64-fold).
+    this.#conn.limitMessages(Math.min(ANONYMOUS_MESSAGE_SIZE, ctx.settings.maxMessageSize));
     this.done = this.#run();
   }
 
@@ -161,6 +184,7 @@ export class Session {
       await this.#fail(code);
     } finally {
       clearTimeout(this.#timer);
+      clearTimeout(this.#loginWait);
       // Every call still running learns that its caller is gone.
       const gone = new RpcUnavailableException("the client's connection closed");
       for (const call of [...this.#inflight.values()]) if (call.attached) this.#stop(call, gone);
@@ -219,18 +243,33 @@ export class Session {
   }
 
   async #handshake(auth: unknown): Promise<void> {
-    if (this.#authenticated) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
+    if (this.#authenticated || this.#waitingForTurn) {
+      return void this.#sendCode(Code.PROTOCOL_SYNTAX);
+    }
     const username = isMap(auth) && typeof auth.USERNAME === "string" ? auth.USERNAME : null;
     const password = isMap(auth) && typeof auth.PASSWORD === "string" ? auth.PASSWORD : null;
     // Extensions are answered only when asked for: a pymprpc client never sees EXT.
     const asked = isMap(auth) && Array.isArray(auth.EXT) ? auth.EXT : undefined;
+    // Awaited only when the login must wait: otherwise calls sent right behind the AUTH, in the
+    // same read, find the connection authenticated.
     const { redirect } = this.#ctx;
-    if (redirect && !asked?.includes(DIRECT)) return this.#redirect(redirect, username, password);
-    if (!isMap(auth) || !checkCredentials(this.#ctx.settings.auth, username, password)) {
-      this.#ctx.logger.warn("login refused", { peer: this.#conn.remoteAddress, user: username });
+    const turn = this.#loginTurn(username, redirect !== undefined && !asked?.includes(DIRECT));
+    const delay = turn instanceof Promise ? await turn : turn;
+    if (delay === undefined) return;
+    const peer = this.#conn.remoteAddress;
+    // Counted at once, whichever path answers: a broker's refusal is known only later, when
+    // logins from the same address must already wait.
+    const passed = isMap(auth) && checkCredentials(this.#ctx.settings.auth, username, password);
+    if (!passed) this.#ctx.throttle.failed(peer);
+    if (redirect && !asked?.includes(DIRECT)) {
+      return this.#redirect(redirect, username, password, delay);
+    }
+    if (!passed) {
+      this.#ctx.logger.warn("login refused", { peer, user: username, delay });
       return void this.#fail(Code.LOGIN_ERROR);
     }
     this.#authenticated = true;
+    this.#conn.limitMessages(this.#ctx.settings.maxMessageSize);
     this.#user = username;
     clearTimeout(this.#timer);
     const { version, description, debug, compression, timeout } = this.#ctx.settings;
@@ -252,11 +291,48 @@ export class Session {
   }
 
   // A broker's answer ends the connection: nothing read after this AUTH is served.
-  async #redirect(redirect: Redirect, username: string | null, password: string | null) {
+  async #redirect(
+    redirect: Redirect,
+    username: string | null,
+    password: string | null,
+    delay: number,
+  ) {
     this.#failed = true;
-    const { CODE, ...fields } = await redirect(username, password, this.#conn.remoteAddress);
+    const { CODE, ...fields } = await redirect(username, password, this.#conn.remoteAddress, delay);
     await this.#sendCode(Number(CODE), fields);
     await this.#conn.close();
+  }
+
+  // When this connection's login may be checked: at once (0), after a wait (failed logins from
+  // its address; resolves to the milliseconds waited, or `undefined` if the connection closed
+  // meanwhile), or never (`undefined`: its turn is too far off; it is refused unchecked: 501, or
+  // a broker's 51 to a client that asked it for a server).
+  #loginTurn(
+    username: string | null,
+    redirected: boolean,
+  ): number | undefined | Promise<number | undefined> {
+    const handshake = this.#ctx.settings.handshakeTimeout;
+    const peer = this.#conn.remoteAddress;
+    const wait = this.#ctx.throttle.turn(
+      peer,
+      handshake > 0 ? handshake * 1000 : Infinity,
+      username,
+    );
+    if (wait === undefined && redirected) {
+      this.#failed = true;
+      const MESSAGE = "too many failed logins from this address: try again later";
+      void this.#sendCode(Code.BROKER_REFUSED, { MESSAGE }).then(() => this.#conn.close());
+      return undefined;
+    }
+    if (wait === undefined) return void this.#fail(Code.LOGIN_ERROR);
+    if (wait === 0) return 0;
+    this.#waitingForTurn = true;
+    return new Promise<number | undefined>((resolve) => {
+      this.#loginWait = timer(
+        () => resolve(this.#failed || !this.#conn.open ? undefined : wait),
+        wait,
+      );
+    });
   }
 
   // The idle clock runs from the last write; a connection with calls running is never idle.
@@ -301,7 +377,12 @@ export class Session {
     // A RETURN: false call outlives its connection (another may fetch its outcome): it stops
     // when the server stops, and has no deadline (no one waits for it).
     const outer = wantsReturn ? undefined : this.#ctx.stopped;
-    const call = new ServedCall(message, this.#conn.remoteAddress, this.#user, outer);
+    const client = {
+      peer: this.#conn.remoteAddress,
+      user: this.#user,
+      certificate: this.#certificate,
+    };
+    const call = new ServedCall(message, client, outer);
     this.#inflight.set(id, call);
     if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
     if (this.#running() > this.#ctx.settings.maxCallsPerConnection) this.#queued.push(call);
@@ -431,7 +512,7 @@ export class Session {
 
   async #answerFailed(call: Call, err: unknown): Promise<boolean> {
     if (!(err instanceof RpcUnavailableException)) {
-      if (!call.stopped) await this.#writeError(call, err, false);
+      if (!call.stopped) await this.#writeError(call, err, 1);
     }
     return false;
   }
@@ -442,23 +523,30 @@ export class Session {
 
   // Sends a call error, even for a stopped call (its deadline's 504 is its last message).
   // `echo`: whether DATA repeats the call's arguments.
-  async #writeError(call: Call, err: unknown, echo = true): Promise<void> {
+  // Tries the full error, then without the echoed arguments, then with the terminator scrubbed
+  // from its text (a 0.1 peer could not read a frame holding it): every call gets its answer.
+  async #writeError(call: Call, err: unknown, attempt: 0 | 1 | 2 = 0): Promise<void> {
     const error = err instanceof MprpcError ? err : new RPCRuntimeError(errorMessage(err));
-    const exception = errorClassName(err);
+    const text = attempt === 2 ? scrubTerminator : (value: string) => value;
     const DATA: ErrorData = {
-      METHOD: call.method,
-      ARGS: echo ? call.args : [],
-      KWARGS: echo ? call.kwargs : {},
+      METHOD: text(call.method),
+      ARGS: attempt === 0 ? call.args : [],
+      KWARGS: attempt === 0 ? call.kwargs : {},
     };
-    if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = err.stack;
-    const MESSAGE = { ID: call.id, EXCEPTION: exception, MESSAGE: error.message, DATA };
+    if (this.#ctx.settings.debug && err instanceof Error && err.stack) DATA.FRAME = text(err.stack);
+    const MESSAGE = {
+      ID: text(call.id),
+      EXCEPTION: text(errorClassName(err)),
+      MESSAGE: text(error.message),
+      DATA,
+    };
     call.code = error.code;
     try {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });
     } catch (sendErr) {
-      // Only the arguments echoed in DATA can make an error unframable; drop them and retry.
-      const echoed = echo && (call.args.length > 0 || Object.keys(call.kwargs).length > 0);
-      if (sendErr instanceof ResultLimitError && echoed) return this.#writeError(call, err, false);
+      if (!(sendErr instanceof ResultLimitError) || attempt === 2) return;
+      const echoed = call.args.length > 0 || Object.keys(call.kwargs).length > 0;
+      return this.#writeError(call, err, attempt === 0 && echoed ? 1 : 2);
     }
   }
 

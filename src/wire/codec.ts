@@ -3,12 +3,25 @@
  * compressed. Inbound it is the {@linkcode MessageDecoder} stream stage; outbound the connection
  * calls {@linkcode Codec.encode} itself, so that a message that cannot be sent fails only its call.
  *
+ * Inbound, it also knows where a payload ends without decoding it ({@linkcode MsgpackScanner},
+ * {@linkcode JsonScanner}, and the ends of compressed streams): what reading a payload that holds
+ * the terminator needs (see `terminator.ts`).
+ *
  * @module
  */
 import { Decoder, Encoder } from "../../deps.ts";
 import { type Compressor, loadCompressor } from "./compression.ts";
 import { ProtocolException } from "../protocol/errors.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE } from "./frame_splitter.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, isTerminated } from "./frame_splitter.ts";
+import {
+  type Attempt,
+  CutFrameJoiner,
+  CutFrameReader,
+  type Decoded,
+  INVALID,
+  type MessageScanner,
+  NEED_MORE,
+} from "./terminator.ts";
 import type { Compression, Message } from "../protocol/messages.ts";
 
 /** Options of {@linkcode Codec}: what both peers agreed on in the handshake. */
@@ -39,6 +52,7 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
  */
 export class Codec {
   readonly #debug: boolean;
+  readonly #compression: Compression | null;
   readonly #compressor?: Compressor;
   readonly #limit: number;
   readonly #encoder = new Encoder({ ignoreUndefined: true });
@@ -46,6 +60,7 @@ export class Codec {
 
   private constructor(options: CodecOptions, compressor?: Compressor) {
     this.#debug = options.debug ?? false;
+    this.#compression = options.compression ?? null;
     this.#compressor = compressor;
     this.#limit = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   }
@@ -79,6 +94,63 @@ export class Codec {
     );
   }
 
+  /** The most bytes one message may have (decompressed, if compressed). */
+  get maxMessageSize(): number {
+    return this.#limit;
+  }
+
+  /** A fresh scanner of this codec's uncompressed payloads: where a MessagePack or JSON value ends. */
+  scanner(): MessageScanner {
+    return this.#debug ? new JsonScanner() : new MsgpackScanner();
+  }
+
+  /**
+   * A cheap test for compressed payloads: `false` if `payload` cannot be a whole stream, because
+   * it does not end the way one does (`bz2`, `lzma`); always `true` for `zlib`, whose end shows
+   * only once decompressed.
+   */
+  mayEnd(payload: Uint8Array): boolean {
+    if (this.#compression === "bz2") return bzip2Ends(payload);
+    if (this.#compression === "lzma") return xzEnds(payload);
+    return true;
+  }
+
+  /**
+   * Decodes a compressed payload, or says whether it failed because it was cut short: the
+   * compressed stream ends early (for `bz2` and `lzma`, told by how its bytes end; for `zlib`, by
+   * the decompressor, or by what it decompressed being a message cut short). Rejects only with
+   * the decompressor's own `ProtocolException`: more than `maxMessageSize` bytes decompressed.
+   */
+  async attempt(payload: Uint8Array): Promise<Attempt> {
+    let plain: Uint8Array;
+    try {
+      plain = await this.#compressor!.decompress(payload, this.#limit);
+    } catch (cause) {
+      if (cause instanceof ProtocolException && !said(cause, "truncated", true)) throw cause;
+      return { cut: this.#cutStream(payload, cause) };
+    }
+    try {
+      return { value: this.#deserialize(plain) };
+    } catch {
+      return { cut: this.#compression === "zlib" && this.#cutPlain(plain) };
+    }
+  }
+
+  // Whether a payload that failed to decompress is a compressed stream cut short.
+  #cutStream(payload: Uint8Array, cause: unknown): boolean {
+    // A decompressor may say so itself; zlib (node:zlib, and Node's DecompressionStream) does.
+    if (said(cause, "truncated", true) || said(cause, "code", "Z_BUF_ERROR")) return true;
+    if (this.#compression === "bz2") return startsWith(payload, BZIP2) && !bzip2Ends(payload);
+    if (this.#compression === "lzma") return startsWith(payload, XZ) && !xzEnds(payload);
+    return false;
+  }
+
+  // Whether an undecodable (decompressed) payload is the start of a message: a zlib decompressor
+  // that does not mind a stream cut short (Deno's `DecompressionStream`) gives what it has.
+  #cutPlain(plain: Uint8Array): boolean {
+    return this.scanner().scan(plain, plain.length) === NEED_MORE;
+  }
+
   #serialize(message: Message): Uint8Array {
     return this.#debug
       ? textEncoder.encode(JSON.stringify(message))
@@ -108,7 +180,10 @@ const sizeOf = (payload: Uint8Array) => payload.length;
 /**
  * The inbound codec stage: batches of payloads in (as {@linkcode FrameSplitter} emits them),
  * batches of decoded values out, in order. A payload that does not decode errors the stream
- * with a {@linkcode ProtocolException}.
+ * with a {@linkcode ProtocolException}, unless the batch was split on terminators and the payload
+ * is a message cut short by a terminator inside it: then it is joined with the payloads after it
+ * (see {@linkcode CutFrameReader} and {@linkcode CutFrameJoiner}). Batches of `len32` frames, or
+ * from anywhere else, are decoded payload by payload.
  *
  * @example
  * ```ts
@@ -125,18 +200,394 @@ const sizeOf = (payload: Uint8Array) => payload.length;
 export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> {
   /** Creates the stage around a codec. */
   constructor(codec: Codec) {
-    super({
-      transform: codec.synchronous
-        ? (batch, controller) =>
-          controller.enqueue({
-            messages: batch.map((payload) => codec.decode(payload)),
-            sizes: batch.map(sizeOf),
-          })
-        : async (batch, controller) => {
-          const messages: unknown[] = [];
-          for (const payload of batch) messages.push(await codec.decode(payload));
-          controller.enqueue({ messages, sizes: batch.map(sizeOf) });
-        },
-    });
+    super(codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec));
   }
+}
+
+type Decoding = Transformer<Uint8Array[], MessageBatch>;
+
+function synchronousDecoder(codec: Codec): Decoding {
+  const decode = (payload: Uint8Array) => codec.decode(payload);
+  const scanner = () => codec.scanner();
+  const cut = new CutFrameReader({ decode, scanner, maxMessageSize: codec.maxMessageSize });
+  return {
+    transform(batch, controller) {
+      if (cut.idle) {
+        try {
+          controller.enqueue({ messages: batch.map(decode), sizes: batch.map(sizeOf) });
+          return;
+        } catch (error) {
+          if (!isTerminated(batch)) throw error;
+        }
+      } else if (!isTerminated(batch)) {
+        cut.finish();
+      }
+      // A payload did not decode, or an earlier one was cut short: payload by payload.
+      const out: Decoded = { messages: [], sizes: [] };
+      for (const payload of batch) cut.read(payload, out);
+      if (out.messages.length > 0) controller.enqueue(out);
+    },
+  };
+}
+
+function asynchronousDecoder(codec: Codec): Decoding {
+  const decode = (payload: Uint8Array) => codec.decode(payload) as Promise<unknown>;
+  const cut = new CutFrameJoiner({
+    decode,
+    attempt: (payload) => codec.attempt(payload),
+    mayEnd: (payload) => codec.mayEnd(payload),
+    maxMessageSize: codec.maxMessageSize,
+  });
+  return {
+    async transform(batch, controller) {
+      const terminated = isTerminated(batch);
+      if (!terminated) cut.finish();
+      const out: Decoded = { messages: [], sizes: [] };
+      let i = 0;
+      if (cut.idle) {
+        try {
+          for (; i < batch.length; i++) {
+            out.messages.push(await decode(batch[i]));
+            out.sizes.push(batch[i].length);
+          }
+        } catch (error) {
+          if (!terminated) throw error;
+        }
+      }
+      // A payload did not decode, or an earlier one was cut short: on from there, one by one.
+      for (; i < batch.length; i++) await cut.read(batch[i], out);
+      if (out.messages.length > 0) controller.enqueue(out);
+    },
+  };
+}
+
+// ------------------------------------------------------------------ where a payload ends
+
+/**
+ * Where a MessagePack value ends: reads type bytes and lengths, skips contents. It holds the
+ * number of items still to read at each open array or map (a map's are its keys and values).
+ */
+export class MsgpackScanner implements MessageScanner {
+  #at = 0;
+  #open: number[] = [1];
+
+  /** See {@linkcode MessageScanner.scan}. */
+  scan(bytes: Uint8Array, length: number): number {
+    const open = this.#open;
+    let at = this.#at;
+    while (open.length > 0 && at < length) {
+      const type = bytes[at];
+      let size = 1; // the item's bytes, header included (for an array or map, the header's)
+      let items = 0; // the items of an array or map
+      if (type < 0x80 || type >= 0xe0) {
+        // positive or negative fixint
+      } else if (type < 0x90) {
+        items = 2 * (type & 0x0f);
+      } else if (type < 0xa0) {
+        items = type & 0x0f;
+      } else if (type < 0xc0) {
+        size = 1 + (type & 0x1f);
+      } else {
+        const spec = LAYOUT[type - 0xc0];
+        if (spec === undefined) return INVALID;
+        const [kind, n] = spec;
+        if (kind === FIXED) {
+          size = n;
+        } else {
+          if (at + 1 + n > length) break;
+          const count = readLength(bytes, at + 1, n);
+          if (kind === DATA) {
+            size = 1 + n + count;
+          } else if (kind === EXT) {
+            size = 2 + n + count;
+          } else {
+            size = 1 + n;
+            items = kind === MAP ? 2 * count : count;
+          }
+        }
+      }
+      if (at + size > length) break;
+      at += size;
+      // The item is read (an array or map: begun). If it was its container's last, the container
+      // ends when it does: its place is given up at once (so `[[[…]]]` costs no memory).
+      if (--open[open.length - 1] === 0) open.pop();
+      if (items > 0) open.push(items);
+    }
+    this.#at = at;
+    return open.length === 0 ? at : NEED_MORE;
+  }
+}
+
+const FIXED = 0; // the whole item is `n` bytes
+const DATA = 1; // str, bin: an `n`-byte length, then that many bytes
+const EXT = 2; // ext: an `n`-byte length, a type byte, then that many bytes
+const ARRAY = 3; // an `n`-byte count of items
+const MAP = 4; // an `n`-byte count of pairs
+
+// Types 0xc0 to 0xdf: how long each is. 0xc1 is never used.
+const LAYOUT: ([number, number] | undefined)[] = [
+  [FIXED, 1], // c0 nil
+  undefined, // c1
+  [FIXED, 1], // c2 false
+  [FIXED, 1], // c3 true
+  [DATA, 1], // c4 bin 8
+  [DATA, 2], // c5 bin 16
+  [DATA, 4], // c6 bin 32
+  [EXT, 1], // c7 ext 8
+  [EXT, 2], // c8 ext 16
+  [EXT, 4], // c9 ext 32
+  [FIXED, 5], // ca float 32
+  [FIXED, 9], // cb float 64
+  [FIXED, 2], // cc uint 8
+  [FIXED, 3], // cd uint 16
+  [FIXED, 5], // ce uint 32
+  [FIXED, 9], // cf uint 64
+  [FIXED, 2], // d0 int 8
+  [FIXED, 3], // d1 int 16
+  [FIXED, 5], // d2 int 32
+  [FIXED, 9], // d3 int 64
+  [FIXED, 3], // d4 fixext 1
+  [FIXED, 4], // d5 fixext 2
+  [FIXED, 6], // d6 fixext 4
+  [FIXED, 10], // d7 fixext 8
+  [FIXED, 18], // d8 fixext 16
+  [DATA, 1], // d9 str 8
+  [DATA, 2], // da str 16
+  [DATA, 4], // db str 32
+  [ARRAY, 2], // dc array 16
+  [ARRAY, 4], // dd array 32
+  [MAP, 2], // de map 16
+  [MAP, 4], // df map 32
+];
+
+function readLength(bytes: Uint8Array, at: number, n: number): number {
+  let value = 0;
+  for (let k = 0; k < n; k++) value = value * 256 + bytes[at + k];
+  return value;
+}
+
+// JsonScanner's states: what the next byte may be.
+const VALUE = 0; // a value
+const VALUE_OR_CLOSE = 1; // a value or `]` (just after `[`)
+const KEY_OR_CLOSE = 2; // a key or `}` (just after `{`)
+const KEY = 3; // a key (after `,` in an object)
+const COLON = 4;
+const AFTER = 5; // `,` or the close of the array or object the last value is in
+const STRING = 6; // inside a string
+const ESCAPE = 7; // after a backslash in a string
+const HEX = 8; // in the 4 hex digits of a `\u` escape
+const NUMBER = 9;
+const LITERAL = 10; // in `true`, `false` or `null`
+const DONE = 11; // after the whole value: whitespace, or the end
+
+// Number states: what was read last.
+const MINUS = 0;
+const ZERO = 1; // a leading 0
+const INT = 2;
+const DOT = 3;
+const FRACTION = 4;
+const E = 5;
+const E_SIGN = 6;
+const EXPONENT = 7;
+// The number states a number may end in.
+const NUMBER_ENDS = [false, true, true, false, true, false, false, true];
+
+const LITERALS: Record<number, Uint8Array> = {
+  0x74: textEncoder.encode("true"),
+  0x66: textEncoder.encode("false"),
+  0x6e: textEncoder.encode("null"),
+};
+// The bytes that may follow a backslash, `u` aside: " \ / b f n r t
+const ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
+
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isHex = (c: number) => isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+/**
+ * Where a JSON value ends, checking its grammar as it goes (not its UTF-8), so that bytes that
+ * cannot continue a JSON text are {@linkcode INVALID} at once: in JSON, `##PRO-END##` can only be
+ * inside a string. The value's end includes whitespace after it.
+ */
+export class JsonScanner implements MessageScanner {
+  #at = 0;
+  #state = VALUE;
+  #objects: boolean[] = []; // the open arrays (false) and objects (true), outermost first
+  #key = false; // the string being read is an object key
+  #step = 0; // the number state, the hex digits left, or the literal's bytes read
+  #literal = LITERALS[0x74];
+
+  /** See {@linkcode MessageScanner.scan}. */
+  scan(bytes: Uint8Array, length: number): number {
+    const objects = this.#objects;
+    let state = this.#state;
+    let at = this.#at;
+    for (; at < length; at++) {
+      const c = bytes[at];
+      if (state === STRING) {
+        if (c === 0x22) state = this.#key ? COLON : this.#valueEnd();
+        else if (c === 0x5c) state = ESCAPE;
+        else if (c < 0x20) return INVALID;
+        continue;
+      }
+      if (state === ESCAPE) {
+        if (c === 0x75) {
+          state = HEX;
+          this.#step = 4;
+        } else if (ESCAPES.has(c)) {
+          state = STRING;
+        } else {
+          return INVALID;
+        }
+        continue;
+      }
+      if (state === HEX) {
+        if (!isHex(c)) return INVALID;
+        if (--this.#step === 0) state = STRING;
+        continue;
+      }
+      if (state === LITERAL) {
+        if (c !== this.#literal[this.#step]) return INVALID;
+        if (++this.#step === this.#literal.length) state = this.#valueEnd();
+        continue;
+      }
+      if (state === NUMBER) {
+        const next = numberStep(this.#step, c);
+        if (next !== -1) {
+          this.#step = next;
+          continue;
+        }
+        if (!NUMBER_ENDS[this.#step]) return INVALID;
+        state = this.#valueEnd(); // and this byte is read in that state
+      }
+      if (isSpace(c)) continue;
+      if (state === DONE) break;
+      if (state === COLON) {
+        if (c !== 0x3a) return INVALID;
+        state = VALUE;
+      } else if (state === KEY_OR_CLOSE || state === KEY) {
+        if (c === 0x22) {
+          state = STRING;
+          this.#key = true;
+        } else if (c === 0x7d && state === KEY_OR_CLOSE) {
+          objects.pop();
+          state = this.#valueEnd();
+        } else {
+          return INVALID;
+        }
+      } else if (state === AFTER) {
+        const object = objects[objects.length - 1];
+        if (c === 0x2c) {
+          state = object ? KEY : VALUE;
+        } else if (c === (object ? 0x7d : 0x5d)) {
+          objects.pop();
+          state = this.#valueEnd();
+        } else {
+          return INVALID;
+        }
+      } else if (c === 0x5d && state === VALUE_OR_CLOSE) {
+        objects.pop();
+        state = this.#valueEnd();
+      } else {
+        state = this.#valueStart(c);
+        if (state === -1) return INVALID;
+      }
+    }
+    this.#at = at;
+    this.#state = state;
+    // A whole value at the end of the bytes given may still be followed by whitespace, but it is
+    // whole: its end is known.
+    return state === DONE ? at : NEED_MORE;
+  }
+
+  // The state after the first byte of a value, or -1 if no value starts with `c`.
+  #valueStart(c: number): number {
+    if (c === 0x7b) return this.#objects.push(true), KEY_OR_CLOSE;
+    if (c === 0x5b) return this.#objects.push(false), VALUE_OR_CLOSE;
+    if (c === 0x22) return (this.#key = false), STRING;
+    if (c === 0x2d) return (this.#step = MINUS), NUMBER;
+    if (isDigit(c)) return (this.#step = c === 0x30 ? ZERO : INT), NUMBER;
+    const literal = LITERALS[c];
+    if (literal === undefined) return -1;
+    this.#literal = literal;
+    this.#step = 1;
+    return LITERAL;
+  }
+
+  // The state after a value: its container's `AFTER`, or `DONE` at the top.
+  #valueEnd(): number {
+    return this.#objects.length === 0 ? DONE : AFTER;
+  }
+}
+
+// The number state after byte `c`, or -1 if `c` does not continue the number.
+function numberStep(state: number, c: number): number {
+  const digit = isDigit(c);
+  switch (state) {
+    case MINUS:
+      return c === 0x30 ? ZERO : digit ? INT : -1;
+    case ZERO:
+    case INT:
+      if (digit) return state === INT ? INT : -1;
+      return c === 0x2e ? DOT : c === 0x65 || c === 0x45 ? E : -1;
+    case DOT:
+    case FRACTION:
+      if (digit) return FRACTION;
+      return state === FRACTION && (c === 0x65 || c === 0x45) ? E : -1;
+    case E:
+      return c === 0x2b || c === 0x2d ? E_SIGN : digit ? EXPONENT : -1;
+    default: // E_SIGN, EXPONENT
+      return digit ? EXPONENT : -1;
+  }
+}
+
+// ------------------------------------------------------------------ where a compressed stream ends
+
+const BZIP2 = textEncoder.encode("BZh");
+const XZ = new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+function said(error: unknown, key: string, value: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Object && depth < 4; depth++) {
+    if ((e as Record<string, unknown>)[key] === value) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+const BZIP2_END = 0x177245385090n; // the 48 bits that end a bzip2 stream
+
+/**
+ * Whether `bytes` end as a bzip2 stream does: the 48-bit end-of-stream marker, the 32-bit CRC,
+ * then zero to seven zero bits to the byte boundary.
+ */
+export function bzip2Ends(bytes: Uint8Array): boolean {
+  if (bytes.length < 14 || !startsWith(bytes, BZIP2)) return false;
+  let tail = 0n;
+  for (let i = bytes.length - 11; i < bytes.length; i++) tail = (tail << 8n) | BigInt(bytes[i]);
+  for (let pad = 0n; pad < 8n; pad++) {
+    if ((tail & ((1n << pad) - 1n)) !== 0n) return false;
+    if (((tail >> (pad + 32n)) & 0xffffffffffffn) === BZIP2_END) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether `bytes` end as an .xz stream does: a 12-byte footer ending in `YZ` whose stream flags are
+ * the header's, then optional stream padding (zero bytes in fours).
+ */
+export function xzEnds(bytes: Uint8Array): boolean {
+  let end = bytes.length;
+  while (
+    end >= 28 && bytes[end - 1] === 0 && bytes[end - 2] === 0 && bytes[end - 3] === 0 &&
+    bytes[end - 4] === 0
+  ) end -= 4;
+  if (end < 24 || !startsWith(bytes, XZ)) return false;
+  return bytes[end - 2] === 0x59 && bytes[end - 1] === 0x5a && bytes[end - 4] === bytes[6] &&
+    bytes[end - 3] === bytes[7];
 }

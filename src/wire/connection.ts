@@ -53,6 +53,11 @@ export class Connection {
     this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => this.abort());
   }
 
+  /** From now on, at most `bytes` bytes in one incoming message (before decompressing). */
+  limitMessages(bytes: number): void {
+    this.#splitter.limit(bytes);
+  }
+
   /**
    * Whether more answers are queued than the socket has taken, past the high-water mark: a peer
    * that does not read. The owner stops reading the peer until {@linkcode Connection.drained}.

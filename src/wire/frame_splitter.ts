@@ -22,10 +22,26 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+// Marks the batches split on terminators, for the decoder (see isTerminated).
+const TERMINATED = Symbol("split on terminators");
+
+/**
+ * Whether {@linkcode FrameSplitter} split `batch` on terminators, not by length (`len32`): only
+ * then may a payload be a message cut short by a terminator inside it, to be joined with the next.
+ */
+export function isTerminated(batch: Uint8Array[]): boolean {
+  return (batch as { [TERMINATED]?: true })[TERMINATED] === true;
+}
+
 /** Options of {@linkcode FrameSplitter}. */
 export interface FrameSplitterOptions {
   /** The most bytes one message may have; more is a {@linkcode ProtocolException}. */
   maxMessageSize?: number;
+}
+
+// The most bytes one frame may have now, shared by the splitter and its framers.
+interface Limit {
+  bytes: number;
 }
 
 // Turns received chunks into frames, appending each completed frame to `batch`.
@@ -37,10 +53,10 @@ interface Framer {
 class TerminatorFramer implements Framer {
   #pending: Uint8Array[] = [];
   #size = 0;
-  readonly #max: number;
+  readonly #limit: Limit;
 
-  constructor(max: number) {
-    this.#max = max;
+  constructor(limit: Limit) {
+    this.#limit = limit;
   }
 
   push(chunk: Uint8Array, batch: Uint8Array[]): void {
@@ -79,9 +95,9 @@ class TerminatorFramer implements Framer {
   }
 
   #check(size: number): void {
-    if (size > this.#max) {
+    if (size > this.#limit.bytes) {
       throw new ProtocolException(
-        `message exceeds the ${this.#max}-byte limit (${size} bytes buffered)`,
+        `message exceeds the ${this.#limit.bytes}-byte limit (${size} bytes buffered)`,
       );
     }
   }
@@ -123,10 +139,10 @@ class LengthFramer implements Framer {
   #pending: Uint8Array[] = [];
   #size = 0;
   #length = -1;
-  readonly #max: number;
+  readonly #limit: Limit;
 
-  constructor(max: number) {
-    this.#max = max;
+  constructor(limit: Limit) {
+    this.#limit = limit;
   }
 
   push(chunk: Uint8Array, batch: Uint8Array[]): void {
@@ -167,8 +183,10 @@ class LengthFramer implements Framer {
   }
 
   #checked(length: number): number {
-    if (length > this.#max) {
-      throw new ProtocolException(`message of ${length} bytes exceeds the ${this.#max}-byte limit`);
+    if (length > this.#limit.bytes) {
+      throw new ProtocolException(
+        `message of ${length} bytes exceeds the ${this.#limit.bytes}-byte limit`,
+      );
     }
     return length;
   }
@@ -201,6 +219,8 @@ class LengthFramer implements Framer {
  * {@linkcode FrameSplitter.useLength32} is called (the negotiated `len32` extension). Each input
  * chunk yields one batch holding every payload it completed (none yields nothing), so a busy
  * pipelined connection pays the stream's per-chunk cost once per read, not once per message.
+ * Batches split on terminators are marked so ({@linkcode isTerminated}): a payload there may be a
+ * message that a terminator inside it cut short, which the decoder joins with the next ones.
  * More than `maxMessageSize` bytes in one message errors the stream with a
  * {@linkcode ProtocolException}.
  *
@@ -216,17 +236,20 @@ class LengthFramer implements Framer {
  */
 export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
   readonly #switch: () => void;
+  readonly #limit: Limit;
 
   /** Creates a splitter bounded by `options.maxMessageSize`. */
   constructor(options: FrameSplitterOptions = {}) {
-    const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    const terminated = new TerminatorFramer(max);
+    const limit = { bytes: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE };
+    const terminated = new TerminatorFramer(limit);
     let framer: Framer = terminated;
     let output: TransformStreamDefaultController<Uint8Array[]>;
     const split = (chunks: Uint8Array[]) => {
       const batch: Uint8Array[] = [];
       for (const chunk of chunks) framer.push(chunk, batch);
-      if (batch.length > 0) output.enqueue(batch);
+      if (batch.length === 0) return;
+      if (framer === terminated) (batch as { [TERMINATED]?: true })[TERMINATED] = true;
+      output.enqueue(batch);
     };
     super({
       start: (controller) => void (output = controller),
@@ -234,9 +257,15 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
     });
     this.#switch = () => {
       if (framer !== terminated) return;
-      framer = new LengthFramer(max);
+      framer = new LengthFramer(limit);
       split(terminated.rest());
     };
+    this.#limit = limit;
+  }
+
+  /** From now on, at most `bytes` bytes in one message (a server allows little before login). */
+  limit(bytes: number): void {
+    this.#limit.bytes = bytes;
   }
 
   /** From now on, frames are length-prefixed (`len32`); bytes already buffered are re-read so. */

@@ -107,14 +107,12 @@ test("broker: a client speaking calls without AUTH, or a flood of AUTH, gets cle
   assert.equal((await greedy.next())?.CODE, 50);
   assert.equal(await greedy.next(), undefined);
   greedy.close();
-  // Many connections at once, good and bad credentials mixed: every one is answered.
+  // Many connections at once: every one is answered. (Bad credentials among them would make the
+  // rest from this address wait their turn, one by one: see limits_test.ts.)
   const answers = await Promise.all(
-    Array.from({ length: 200 }, (_, i) => ask(broker, "admin", i % 2 ? "admin" : "bad")),
+    Array.from({ length: 200 }, () => ask(broker, "admin", "admin")),
   );
-  assert.deepEqual(
-    answers.map(({ answer }) => answer?.CODE),
-    Array.from({ length: 200 }, (_, i) => i % 2 ? 50 : 51),
-  );
+  assert.deepEqual(answers.map(({ answer }) => answer?.CODE), Array(200).fill(50));
   await using rpc = await AsyncRPC.connect(brokerUrl(broker));
   assert.equal(typeof await rpc.whoami(), "number");
 });
@@ -292,7 +290,12 @@ test("broker: options are checked", () => {
     /unknown BrokerOptions option 'colour'/,
   );
   assert.throws(
-    () => new Server({ hostname: "0.0.0.0", broker: { url: "tcp://127.0.0.1:7000", secret: "s" } }),
+    () =>
+      new Server({
+        hostname: "0.0.0.0",
+        auth: [["app", "s3cret"]], // without it, the default credentials are refused first
+        broker: { url: "tcp://127.0.0.1:7000", secret: "s" },
+      }),
     /broker.advertise/,
   );
   assert.throws(

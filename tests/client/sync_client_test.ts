@@ -12,7 +12,7 @@ import {
 } from "../../mod.ts";
 import { createChannel, readMessage } from "../../src/client/shared_channel.ts";
 import { spawnWorker } from "../../src/platform/runtime.deno.ts";
-import { deferred, ScriptProcess, spawnServer } from "../helpers.ts";
+import { deferred, makeCertificates, ScriptProcess, spawnServer } from "../helpers.ts";
 import type { WriteOrder } from "../fixtures/channel_writer.ts";
 
 const SERVER = new URL("../fixtures/sync_server.ts", import.meta.url);
@@ -20,6 +20,7 @@ const CHANNEL_WRITER = new URL("../fixtures/channel_writer.ts", import.meta.url)
 const WITHOUT_READ = new URL("../fixtures/sync_without_read.ts", import.meta.url);
 const BROKER = new URL("../fixtures/broker_process.ts", import.meta.url);
 const MEMBER = new URL("../fixtures/member_server.ts", import.meta.url);
+const TLS_SERVER = new URL("../fixtures/tls_server.ts", import.meta.url);
 
 test("sync: every call kind returns values, no await", async () => {
   await using server = await spawnServer(SERVER);
@@ -196,4 +197,12 @@ test("sync: RPC.connect takes broker:// addresses; when its server dies, calls g
     assert.ok(err instanceof ConnectionLostError, String(err));
   }
   assert.equal(slow.whoami(), other.port);
+});
+
+test("sync: RPC.connect takes tls:// addresses with the tls option", async () => {
+  const { ca, server: pem } = await makeCertificates();
+  await using server = await spawnServer(TLS_SERVER, { TLS_CERT: pem.cert, TLS_KEY: pem.key });
+  const port = server.url.split(":").at(-1);
+  using rpc = RPC.connect(`tls://admin:admin@localhost:${port}`, { tls: { ca } });
+  assert.equal(rpc.add(40, 2), 42);
 });

@@ -13,9 +13,10 @@ import {
   type RPCRuntimeError,
   type Server,
 } from "../../mod.ts";
-import { silentLogger, startServer } from "../helpers.ts";
+import { makeCertificates, silentLogger, startServer } from "../helpers.ts";
 import type { ItemStream } from "../../src/call/item_stream.ts";
 import { PYTHON, runPython } from "./python.ts";
+import { countTerminators } from "../wire/cut_payloads.ts";
 
 const PEER = new URL("./python/peer.py", import.meta.url).pathname;
 const MODES = ["msgpack", "debug", "zlib", "bz2", "lzma"] as const;
@@ -117,6 +118,55 @@ for (const mode of MODES) {
       );
       const all = await Promise.all(Array.from({ length: 50 }, (_, i) => rpc.testfunc(i, 1)));
       assert.deepEqual(all, Array.from({ length: 50 }, (_, i) => i + 1));
+    } finally {
+      await child.stdin.close();
+      await reader.cancel();
+      await child.status;
+    }
+  });
+}
+
+for (const mode of MODES) {
+  test(`python: a Python client's arguments holding the terminator are read whole (${mode})`, async () => {
+    const options = serverOptions(mode);
+    await using server = await startServer(options, (s) => {
+      // Its length and the terminators it holds: an echo would hold them, refused with 405.
+      s.registerFunction(function measure(x: string | Uint8Array) {
+        const bytes = typeof x === "string" ? new TextEncoder().encode(x) : x;
+        return [x.length, countTerminators(bytes)];
+      });
+    });
+    const stdout = await runPython([PEER, "cut", String(server.addr.port), mode]);
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line));
+    assert.equal(lines[0].value.CODE, 100);
+    const measured = lines.slice(1).map(({ value }) => value);
+    assert.equal(measured.length, mode === "debug" ? 8 : 9, "every call answered");
+    for (const { reply, expected, cut } of measured) {
+      assert.equal(reply.CODE, 200, JSON.stringify(reply));
+      assert.deepEqual(reply.MESSAGE.RESULT, expected);
+      // Uncompressed, each payload holds the argument's terminators; compressed, the random
+      // bytes do (zlib and lzma store them as they are), and bz2 never shows them.
+      if (mode === "msgpack" || mode === "debug") assert.ok(cut >= expected[1]);
+    }
+    if (mode === "zlib" || mode === "lzma") {
+      assert.ok(measured.at(-1).cut >= 3, "in the stored bytes");
+    }
+  });
+}
+
+for (const mode of MODES) {
+  test(`python: our client reads a Python server's answers holding the terminator (${mode})`, async () => {
+    const child = spawn(PYTHON, [PEER, "server", mode]);
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      const port = Number((await reader.read()).value);
+      const url = `tcp://admin:admin@127.0.0.1:${port}`;
+      await using rpc = await AsyncRPC.connect(url, serverOptions(mode));
+      // Python's `a + b` joins them: the answer holds what our client may not send a 0.1 peer.
+      for (const [a, b] of [["x##PRO-", "END##y"], ["##PRO-", "END##"], ["z##PRO-END", "##"]]) {
+        assert.equal(await rpc.testfunc(a, b), a + b);
+      }
+      assert.equal(await rpc.testfunc(1, 2), 3, "and the connection is in step");
     } finally {
       await child.stdin.close();
       await reader.cancel();
@@ -261,4 +311,20 @@ test("python: a raw 0.1 client asking a broker with no members gets 52", async (
   assert.equal("URL" in got.broker, false);
   assert.equal(got.closed, true);
   assert.equal(got.handshake, undefined);
+});
+
+test("python: a Python client using ssl calls our TLS server", async () => {
+  const { ca, server: pem } = await makeCertificates();
+  await using server = await startServer({ tls: pem }, example);
+  const stdout = await runPython([PEER, "client", String(server.addr.port)], undefined, {
+    TLS_CA: ca,
+  });
+  const got = Object.fromEntries(
+    stdout.trim().split("\n").map((line) => JSON.parse(line)).map((
+      { name, value },
+    ) => [name, value]),
+  );
+  assert.equal(got.handshake.CODE, 100);
+  assert.equal(got.testfunc.MESSAGE.RESULT, 3);
+  assert.deepEqual(got.stream, { CODE: 201, ITEMS: [3, 4, 5], END: 206 });
 });

@@ -2,18 +2,25 @@
 
     peer.py client PORT [MODE]   call a server on 127.0.0.1:PORT, print one JSON line per result
     peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port
+    peer.py cut PORT [MODE]      call `measure` on a server on 127.0.0.1:PORT with arguments that
+                                 hold the terminator (which a 0.1 receiver reads whole: see
+                                 "Transport and framing"); one JSON line per result
     peer.py broker PORT USER PASSWORD [MODE]
                                  ask the broker on 127.0.0.1:PORT for a server (the plain 0.1
                                  AUTH, no EXT), then call the server it names; one JSON line per
                                  result. A refusal (CODE 51 or 52) exits with that code as status.
 
 MODE is "msgpack" (default), "debug" (JSON), or a compression: "zlib", "bz2", "lzma".
+With TLS_CA set (a CA certificate, PEM text), the client role speaks TLS to the server, which
+must hold a certificate for "localhost" signed by that CA (Python's ssl module).
 Only Python's standard library and msgpack (Debian's python3-msgpack) are used.
 """
 import asyncio
 import bz2
 import json
 import lzma
+import os
+import ssl
 import sys
 import urllib.parse
 import uuid
@@ -58,9 +65,16 @@ async def read_message(reader, codec):
 
 # ---------------------------------------------------------------- client
 
+def tls_context():
+    ca = os.environ.get("TLS_CA")
+    return ssl.create_default_context(cadata=ca) if ca else None
+
+
 async def run_client(port, mode):
     codec = Codec(mode)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2 ** 26)
+    context = tls_context()
+    tls = {"ssl": context, "server_hostname": "localhost"} if context else {}
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2 ** 26, **tls)
 
     async def send(message):
         writer.write(codec.encode(dict(message, MPRPC="0.1")))
@@ -112,6 +126,64 @@ async def run_client(port, mode):
     emit("getresult", await result_of(await call("system.getresult", [delayed])))
     await send({"HEARTBEAT": "ping"})
     emit("pong", await receive())
+    writer.close()
+    await writer.wait_closed()
+
+
+# ---------------------------------------------------------------- cut: arguments holding the terminator
+
+# Once, many times, at either end, alone, beside non-ASCII text, and ending in the first 9 or 10
+# bytes of the terminator (last in a message, its own terminator then overlaps the next).
+CUT_STRINGS = [
+    "a##PRO-END##b",
+    "##PRO-END##x##PRO-END####PRO-END##y##PRO-END##",
+    "##PRO-END##at the start",
+    "at the end##PRO-END##",
+    "ends like##PRO-END",
+    "ends like##PRO-END#",
+    "##PRO-END##",
+    "中文##PRO-END##✓",
+]
+
+
+def count_terminators(data):
+    count, at = 0, data.find(TERMINATOR)
+    while at != -1:
+        count, at = count + 1, data.find(TERMINATOR, at + 1)
+    return count
+
+
+async def run_cut_client(port, mode):
+    """Sends what a pymprpc client sends: the payload, then the terminator, whatever it holds."""
+    codec = Codec(mode)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2 ** 26)
+
+    def emit(name, value):
+        print(json.dumps({"name": name, "value": value}, ensure_ascii=False), flush=True)
+
+    async def send(message):
+        frame = codec.encode(dict(message, MPRPC="0.1"))
+        writer.write(frame)
+        await writer.drain()
+        return count_terminators(frame[: -len(TERMINATOR)])
+
+    await send({"AUTH": {"USERNAME": "admin", "PASSWORD": "admin"}})
+    emit("handshake", await read_message(reader, codec))
+    args = [[s] for s in CUT_STRINGS]
+    if not codec.debug:  # JSON has no binary type
+        # Random bytes do not compress: zlib and lzma store them as they are, terminators too.
+        blob = bytearray(os.urandom(4000))
+        for at in (0, 2000, 3989):
+            blob[at:at + len(TERMINATOR)] = TERMINATOR
+        args.append([bytes(blob)])
+    for arg in args:
+        call_id = str(uuid.uuid4())
+        cut = await send({"ID": call_id, "METHOD": "measure", "RETURN": True, "ARGS": arg})
+        reply = await read_message(reader, codec)
+        assert reply["MESSAGE"]["ID"] == call_id, reply
+        value = arg[0]
+        expected = [len(value), count_terminators(value if isinstance(value, bytes) else value.encode())]
+        emit("measure", {"reply": reply, "expected": expected, "cut": cut})
     writer.close()
     await writer.wait_closed()
 
@@ -274,6 +346,8 @@ if __name__ == "__main__":
     role = sys.argv[1]
     if role == "client":
         asyncio.run(run_client(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "msgpack"))
+    elif role == "cut":
+        asyncio.run(run_cut_client(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "msgpack"))
     elif role == "broker":
         port, user, password = int(sys.argv[2]), sys.argv[3], sys.argv[4]
         mode = sys.argv[5] if len(sys.argv) > 5 else "msgpack"

@@ -50,6 +50,19 @@ const DEPTH = option("depth", 64);
 const STREAM_BUFFER = option("stream-buffer", 4 * 2 ** 20);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `promise`, or `fallback` after `ms`; the timer is cleared either way, so none outlives the run. */
+async function orAfter<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<F>((resolve) => timer = setTimeout(() => resolve(fallback), Math.max(0, ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const mib = (bytes: number | undefined) => bytes === undefined ? "—" : (bytes / 2 ** 20).toFixed(0);
 const count = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -99,7 +112,7 @@ function startServer() {
       return exited;
     },
     async port(): Promise<number> {
-      const first = await Promise.race([lines.next(), sleep(30_000).then(() => undefined)]);
+      const first = await orAfter(lines.next(), 30_000, undefined);
       const port = Number(first?.value);
       if (!(port > 0)) throw new Error("the soak server did not start within 30 s");
       // Whatever it prints next (warnings) is dropped, so that the pipe never fills.
@@ -322,7 +335,7 @@ async function soak(): Promise<string[]> {
     let lastSettled = 0;
     let lastAt = start;
     for (let i = 1; !finished && !server.exited; i++) {
-      await Promise.race([sleep(start + i * SAMPLE_SECONDS * 1000 - performance.now()), loops]);
+      await orAfter(loops, start + i * SAMPLE_SECONDS * 1000 - performance.now(), undefined);
       if (finished) break;
       const now = performance.now();
       const sample: Sample = {
@@ -344,13 +357,9 @@ async function soak(): Promise<string[]> {
       // Past the end the loops only finish their last calls: they have DRAIN_SECONDS for it.
       if (now > endAt + DRAIN_SECONDS * 1000) break;
     }
-    await Promise.race([
-      loops,
-      sleep(Math.max(0, endAt + DRAIN_SECONDS * 1000 - performance.now())),
-    ]);
+    await orAfter(loops, endAt + DRAIN_SECONDS * 1000 - performance.now(), undefined);
     const seconds = (performance.now() - start) / 1000;
-    const open = totalSent() - settled;
-    const lostOpen = open; // still unanswered after the drain: lost
+    const lostOpen = totalSent() - settled; // still unanswered after the drain: lost
     const afterRun = await serverRss(server.pid, probe);
 
     // Every cancelled call should have stopped on the server too.
@@ -437,3 +446,5 @@ function formatTime(seconds: number): string {
 }
 
 console.log((await soak()).join("\n"));
+// The exit code says whether every answer came back (a script can check it).
+Deno.exit(totalLost() === 0 && totalSent() === settled ? 0 : 1);

@@ -2,6 +2,7 @@
  * The server for bench/soak.ts: an echo, a numbered stream, a call that waits until it is
  * cancelled, and its own memory figures. Prints its port.
  */
+import process from "node:process";
 import { callContext, Server } from "../../mod.ts";
 
 const server = new Server({ port: 0, timeout: 0 });
@@ -28,7 +29,7 @@ server.registerFunction(function slow(ms: number) {
   });
 });
 server.registerFunction(function memory() {
-  return Deno.memoryUsage();
+  return process.memoryUsage();
 });
 await server.listen();
 console.log(server.addr.port);

@@ -204,7 +204,13 @@ export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> 
   }
 }
 
-type Decoding = Transformer<Uint8Array[], MessageBatch>;
+// The part of a Transformer the decoders use (Node's type library has no global Transformer).
+interface Decoding {
+  transform(
+    batch: Uint8Array[],
+    controller: TransformStreamDefaultController<MessageBatch>,
+  ): void | Promise<void>;
+}
 
 function synchronousDecoder(codec: Codec): Decoding {
   const decode = (payload: Uint8Array) => codec.decode(payload);

@@ -82,10 +82,13 @@ export class Codec {
     return this.#compressor ? this.#compressor.compress(payload) : payload;
   }
 
-  /** The value in `payload`; an undecodable payload is a {@linkcode ProtocolException}. */
-  decode(payload: Uint8Array): unknown | Promise<unknown> {
+  /**
+   * The value in `payload`; an undecodable payload is a {@linkcode ProtocolException}, and so is
+   * one that decompresses past `limit` bytes (default `maxMessageSize`).
+   */
+  decode(payload: Uint8Array, limit: number = this.#limit): unknown | Promise<unknown> {
     if (!this.#compressor) return this.#deserialize(payload);
-    return this.#compressor.decompress(payload, this.#limit).then(
+    return this.#compressor.decompress(payload, limit).then(
       (plain) => this.#deserialize(plain),
       (cause) => {
         if (cause instanceof ProtocolException) throw cause;
@@ -121,10 +124,10 @@ export class Codec {
    * the decompressor, or by what it decompressed being a message cut short). Rejects only with
    * the decompressor's own `ProtocolException`: more than `maxMessageSize` bytes decompressed.
    */
-  async attempt(payload: Uint8Array): Promise<Attempt> {
+  async attempt(payload: Uint8Array, limit: number = this.#limit): Promise<Attempt> {
     let plain: Uint8Array;
     try {
-      plain = await this.#compressor!.decompress(payload, this.#limit);
+      plain = await this.#compressor!.decompress(payload, limit);
     } catch (cause) {
       if (cause instanceof ProtocolException && !said(cause, "truncated", true)) throw cause;
       return { cut: this.#cutStream(payload, cause) };
@@ -198,9 +201,13 @@ const sizeOf = (payload: Uint8Array) => payload.length;
  * ```
  */
 export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> {
-  /** Creates the stage around a codec. */
-  constructor(codec: Codec) {
-    super(codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec));
+  /**
+   * Creates the stage around a codec. `limit()`, if given, is the most bytes a compressed message
+   * may decompress to now (a connection allows less before its login); default the codec's
+   * `maxMessageSize`.
+   */
+  constructor(codec: Codec, limit: () => number = () => codec.maxMessageSize) {
+    super(codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec, limit));
   }
 }
 
@@ -236,11 +243,11 @@ function synchronousDecoder(codec: Codec): Decoding {
   };
 }
 
-function asynchronousDecoder(codec: Codec): Decoding {
-  const decode = (payload: Uint8Array) => codec.decode(payload) as Promise<unknown>;
+function asynchronousDecoder(codec: Codec, limit: () => number): Decoding {
+  const decode = (payload: Uint8Array) => codec.decode(payload, limit()) as Promise<unknown>;
   const cut = new CutFrameJoiner({
     decode,
-    attempt: (payload) => codec.attempt(payload),
+    attempt: (payload) => codec.attempt(payload, limit()),
     mayEnd: (payload) => codec.mayEnd(payload),
     maxMessageSize: codec.maxMessageSize,
   });

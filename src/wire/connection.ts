@@ -35,6 +35,8 @@ export class Connection {
   readonly #codec: Codec;
   readonly #joiner = new FrameJoiner();
   readonly #splitter: FrameSplitter;
+  // The most bytes one incoming message may have, decompressed.
+  #limit: number;
   #length32 = false;
   readonly #flushed: Promise<void>;
   #open = true;
@@ -45,17 +47,19 @@ export class Connection {
     this.#codec = codec;
     this.remoteAddress = socket.remoteAddress;
     this.#splitter = new FrameSplitter(options);
+    this.#limit = options.maxMessageSize ?? codec.maxMessageSize;
     this.messages = socket.readable.pipeThrough(this.#splitter).pipeThrough(
-      new MessageDecoder(codec),
+      new MessageDecoder(codec, () => this.#limit),
     );
     // A failed write means the peer is gone: drop what is queued and release anyone waiting to
     // send. The reader sees the same and ends the session.
     this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => this.abort());
   }
 
-  /** From now on, at most `bytes` bytes in one incoming message (before decompressing). */
+  /** From now on, at most `bytes` bytes in one incoming message, compressed or decompressed. */
   limitMessages(bytes: number): void {
     this.#splitter.limit(bytes);
+    this.#limit = bytes;
   }
 
   /**

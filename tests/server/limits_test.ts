@@ -3,10 +3,11 @@
  * credentials on a non-loopback address, and failed logins throttled per remote address.
  */
 import assert from "node:assert/strict";
-import { test } from "../test_platform.deno.ts";
+import { connectTcp, test } from "../test_platform.deno.ts";
 import { AsyncRPC, LoginError, RpcUnavailableException, Server } from "../../mod.ts";
 import {
   concat,
+  indexOf,
   LogRecorder,
   silentLogger,
   startServer,
@@ -14,7 +15,7 @@ import {
   WireClient,
   within,
 } from "../helpers.ts";
-import { installFakeClock } from "../test_deps.ts";
+import { decode, encode, installFakeClock } from "../test_deps.ts";
 import { addressKey, LoginThrottle, MAX_DELAY, QUIET } from "../../src/server/login_throttle.ts";
 
 const add = (server: Server) =>
@@ -334,4 +335,31 @@ test("limits: before login a message is at most 64 KiB: a big one is refused (50
   }
   await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
   assert.equal(await rpc.call("echo_missing").catch((err) => err.code), 401, "others are served");
+});
+
+test("limits: before login a compressed message may decompress to 64 KiB at most (505)", async () => {
+  await using server = await startServer({ compression: "zlib" });
+  const message = encode({ MPRPC: "0.1", AUTH: { USERNAME: "x".repeat(100_000), PASSWORD: "" } });
+  const compressed = new Uint8Array(
+    await new Response(
+      new Blob([message]).stream().pipeThrough(new CompressionStream("deflate")),
+    ).arrayBuffer(),
+  );
+  assert.ok(compressed.length < 64 * 1024);
+  const conn = await connectTcp(server.addr.port);
+  try {
+    await conn.write(concat([compressed, TERM]));
+    const received: Uint8Array[] = [];
+    const buffer = new Uint8Array(65536);
+    for (let n = await conn.read(buffer); n !== null; n = await conn.read(buffer)) {
+      received.push(buffer.slice(0, n));
+    }
+    const bytes = concat(received);
+    const reply = bytes.slice(0, indexOf(bytes, TERM));
+    const inflated = new Blob([reply]).stream().pipeThrough(new DecompressionStream("deflate"));
+    const answer = decode(new Uint8Array(await new Response(inflated).arrayBuffer()));
+    assert.deepEqual(answer, { MPRPC: "0.1", CODE: 505 }, "then the connection closed");
+  } finally {
+    conn.close();
+  }
 });

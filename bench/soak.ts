@@ -3,7 +3,7 @@
  * over time. Linux reads the RSS from /proc/<pid>/status; elsewhere the server reports its own.
  *
  *   deno run --lock=deno.dev.lock -A bench/soak.ts [--minutes 1] [--sample 5]
- *     [--connections 64] [--depth 64]
+ *     [--connections 64] [--depth 64] [--stream-buffer BYTES] [--only plain|stream|large|cancelled]
  *
  * bench/servers/soak_server.ts runs as its own process. `--connections` AsyncRPC clients each
  * keep `--depth` calls in flight (64 × 64 = 4 096) for `--minutes`, each call one of:
@@ -14,12 +14,13 @@
  * | stream    |   15% | `stream(start, 1…200)`               | every item, in order, then the end        |
  * | large     |    5% | `echo(256 KiB of bytes)`             | the same bytes come back                  |
  * | cancelled |   20% | `slow(60 s)` aborted after 0–20 ms,  | it rejects with the abort's own reason /  |
- * |           |       | or `stream(start, 1 000)` left        | the items read were right                 |
+ * |           |       | or `stream(start, 1 000)` left       | the items read were right                 |
  * |           |       | after 1–50 items                     |                                           |
  *
  * Anything else (a wrong answer, an error, a call still open 60 s after the end) is an answer
  * lost. At the end one more connection checks that the server has no call left running. The
- * server process is killed on every path: the end, an error, Ctrl-C, and a watchdog.
+ * server process is killed on every path: the end, an error, Ctrl-C, and a watchdog. It prints
+ * a Markdown report, and exits with 1 if any answer was lost.
  *
  * @module
  */

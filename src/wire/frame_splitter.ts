@@ -258,7 +258,13 @@ export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
     this.#switch = () => {
       if (framer !== terminated) return;
       framer = new LengthFramer(limit);
-      split(terminated.rest());
+      // Bytes the peer sent ahead of the switch are re-read now, outside any transform: what is
+      // wrong with them errors the stream, as it would in one.
+      try {
+        split(terminated.rest());
+      } catch (err) {
+        output.error(err);
+      }
     };
     this.#limit = limit;
   }

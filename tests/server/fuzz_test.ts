@@ -22,7 +22,6 @@
  *
  * A failure prints its seed and path; `MPRPC_FUZZ_SEED=<seed> MPRPC_FUZZ_PATH=<path>` replays it.
  * `MPRPC_FUZZ_MODES=zlib,lzma` runs only those modes (msgpack, debug, zlib, bz2, lzma);
- * `MPRPC_FUZZ_KNOWN_BUGS=1` also sends what triggers the bugs known and not yet fixed (below).
  *
  * @module
  */
@@ -53,17 +52,6 @@ const PATH = env("MPRPC_FUZZ_PATH");
 const ONLY_MODES = env("MPRPC_FUZZ_MODES")?.split(",");
 /** Small, so that oversize input and absurd len32 lengths are cheap to send. */
 const MAX_MESSAGE = 64 * 1024;
-/**
- * Also send what triggers the bugs known and not fixed yet (the suite stays green without them):
- *
- * 1. Bytes that arrive right behind an AUTH asking for `len32`, in the same read, before the
- *    server has switched framing, are re-split as len32 frames inside the handshake; when their
- *    first four bytes read as a length over `maxMessageSize`, the ProtocolException escapes as an
- *    unhandled rejection (src/wire/frame_splitter.ts `useLength32` ← session.ts `#handshake`),
- *    which ends a Deno or Node process. Without this flag, AUTH never asks for `len32` before
- *    a login has been answered, and a len32 login waits for its reply before sending more.
- */
-const KNOWN_BUGS = env("MPRPC_FUZZ_KNOWN_BUGS") === "1";
 /** The longest any one step of a run may take before the run fails (a hang). */
 const STEP_LIMIT = 10_000;
 
@@ -160,10 +148,7 @@ const version = fc.oneof(
   { weight: 8, arbitrary: fc.constant("0.1") },
   { weight: 1, arbitrary: field(fc.constantFrom("0.2", "0.1 ", "")) },
 );
-// No len32 in a fuzzed AUTH unless KNOWN_BUGS (bug 1): only an answered login switches framing.
-const extension = KNOWN_BUGS
-  ? fc.constantFrom("len32", "cancel", "deadline", "credit", "direct", "bogus")
-  : fc.constantFrom("cancel", "deadline", "credit", "direct", "bogus");
+const extension = fc.constantFrom("len32", "cancel", "deadline", "credit", "direct", "bogus");
 const argument = fc.oneof(
   fc.integer({ min: -5, max: 5 }),
   fc.constantFrom(0, 3, 40, 1e9, -1, 0.5),
@@ -385,13 +370,6 @@ const login = fc.record({
   ]),
   wait: fc.boolean(),
 });
-// Logins before which the server may have failed others (and so may throttle this one): they
-// ask for no len32, so that the garbage behind them never races the switch (bug 1).
-const hostileLogin = KNOWN_BUGS ? login : fc.record({
-  kind: fc.constant("login" as const),
-  ext: fc.constantFrom(null, [], ["cancel", "credit"]),
-  wait: fc.boolean(),
-});
 
 /** Openings before and during the handshake: garbage first, cut, or a handshake gone wrong. */
 const hostileOpening: fc.Arbitrary<Opening> = fc.oneof(
@@ -414,7 +392,7 @@ const hostileOpening: fc.Arbitrary<Opening> = fc.oneof(
       mutation,
     }),
   },
-  hostileLogin,
+  login,
 );
 
 interface Garbage {
@@ -618,7 +596,7 @@ async function sendGarbage(peer: RawPeer, framer: Framer, garbage: Garbage): Pro
       break;
     case "truncated handshake": {
       const frame = await framer.mutated(
-        framer.encode(auth(opening.ext ? [KNOWN_BUGS ? "len32" : "cancel"] : null)),
+        framer.encode(auth(opening.ext ? ["len32"] : null)),
         "mode",
         { kind: "truncate", at: opening.cut },
         false,
@@ -644,7 +622,7 @@ async function sendGarbage(peer: RawPeer, framer: Framer, garbage: Garbage): Pro
       );
       if (!await peer.write(frame)) return;
       len32 = opening.ext?.includes("len32") ?? false;
-      if (opening.wait || (len32 && !KNOWN_BUGS)) await peer.firstData;
+      if (opening.wait) await peer.firstData;
       break;
     }
   }

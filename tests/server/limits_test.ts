@@ -363,3 +363,23 @@ test("limits: before login a compressed message may decompress to 64 KiB at most
     conn.close();
   }
 });
+
+test("limits: bytes sent ahead of the len32 switch that announce an oversize frame get 505, not a crash", async () => {
+  await using server = await startServer({});
+  const wire = await WireClient.open(server.addr.port);
+  try {
+    const auth = wire.frame({
+      MPRPC: "0.1",
+      AUTH: { USERNAME: "admin", PASSWORD: "admin", EXT: ["len32"] },
+    });
+    await wire.sendRaw(concat([auth, new Uint8Array([0xff, 0xff, 0xff, 0xff])]));
+    assert.equal((await wire.next())?.CODE, 100);
+    wire.length32 = true;
+    assert.equal((await wire.next())?.CODE, 505);
+    assert.equal(await wire.next(), undefined);
+  } finally {
+    wire.close();
+  }
+  await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+  assert.equal(await rpc.call("system.getresult", ["none"]).catch((err) => err.code), 400);
+});

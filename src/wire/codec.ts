@@ -161,6 +161,16 @@ export class Codec {
   }
 
   #deserialize(payload: Uint8Array): unknown {
+    // MessagePack grows when decoded, up to 64-fold for a payload of empty maps: a big payload is
+    // weighed first, so that one message cannot decode past the heap and end the process.
+    if (!this.#debug && payload.length > WEIGH_ABOVE) {
+      const weight = decodedWeight(payload);
+      if (weight > DECODE_BUDGET * this.#limit) {
+        throw new ProtocolException(
+          `payload would decode to about ${weight} bytes, over ${DECODE_BUDGET} times the ${this.#limit}-byte limit`,
+        );
+      }
+    }
     try {
       return this.#debug ? JSON.parse(textDecoder.decode(payload)) : this.#decoder.decode(payload);
     } catch (cause) {
@@ -372,6 +382,44 @@ const LAYOUT: ([number, number] | undefined)[] = [
   [MAP, 2], // de map 16
   [MAP, 4], // df map 32
 ];
+
+// Payloads above this are weighed before decoding: smaller ones cannot grow dangerously.
+const WEIGH_ABOVE = 1024 * 1024;
+// How many times `maxMessageSize` a message may take once decoded.
+const DECODE_BUDGET = 24;
+// What one decoded item costs, roughly, in V8: a container (object or array) and a scalar.
+const CONTAINER_COST = 64;
+const SCALAR_COST = 16;
+
+/**
+ * Roughly what `payload` (MessagePack) takes once decoded, in bytes: every container and scalar
+ * at its typical V8 cost, plus the bytes of strings and binaries. One pass over the headers; the
+ * contents are skipped. A payload that is not MessagePack weighs what was read of it.
+ */
+export function decodedWeight(payload: Uint8Array): number {
+  let weight = 0;
+  for (let at = 0; at < payload.length;) {
+    const type = payload[at];
+    let size = 1;
+    let container = false;
+    if (type >= 0x80 && type < 0xa0) {
+      container = true; // fixmap, fixarray
+    } else if (type >= 0xa0 && type < 0xc0) {
+      size = 1 + (type & 0x1f); // fixstr
+    } else if (type >= 0xc0 && type < 0xe0) {
+      const spec = LAYOUT[type - 0xc0];
+      if (spec === undefined || at + 1 + spec[1] > payload.length) return weight;
+      const [kind, n] = spec;
+      if (kind === FIXED) size = n;
+      else if (kind === DATA) size = 1 + n + readLength(payload, at + 1, n);
+      else if (kind === EXT) size = 2 + n + readLength(payload, at + 1, n);
+      else (size = 1 + n), (container = true);
+    }
+    weight += container ? CONTAINER_COST : SCALAR_COST + size;
+    at += size;
+  }
+  return weight;
+}
 
 function readLength(bytes: Uint8Array, at: number, n: number): number {
   let value = 0;

@@ -383,3 +383,39 @@ test("limits: bytes sent ahead of the len32 switch that announce an oversize fra
   await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
   assert.equal(await rpc.call("system.getresult", ["none"]).catch((err) => err.code), 400);
 });
+
+test("limits: a message that would decode to over 24 times maxMessageSize gets 505, not the heap", async () => {
+  const limit = 2 * 1024 * 1024;
+  await using server = await startServer({ maxMessageSize: limit }, (server) => {
+    server.registerFunction(function size(items: unknown[]) {
+      return items.length;
+    });
+  });
+  const message = (items: number, item: number) => {
+    const count = new Uint8Array([0xdd, 0, 0, 0, 0]);
+    new DataView(count.buffer).setUint32(1, items);
+    const head = encode({ MPRPC: "0.1", ID: "1", METHOD: "size", RETURN: true }).slice(1);
+    // A map of five entries: the four above, then ARGS: [array of `items` copies of `item`].
+    return concat([
+      new Uint8Array([0x85]),
+      head,
+      encode("ARGS"),
+      new Uint8Array([0x91]),
+      count,
+      new Uint8Array(items).fill(item),
+    ]);
+  };
+  const wire = await WireClient.open(server.addr.port);
+  try {
+    await wire.login();
+    // Small integers decode to about 17 times their size: served.
+    await wire.sendRaw(concat([message(limit - 200, 0x01), TERM]));
+    assert.equal(((await wire.next())?.MESSAGE as { RESULT: number }).RESULT, limit - 200);
+    // Empty maps, about 64 times: refused before decoding, and the connection closed.
+    await wire.sendRaw(concat([message(limit - 200, 0x80), TERM]));
+    assert.equal((await wire.next())?.CODE, 505);
+    assert.equal(await wire.next(), undefined);
+  } finally {
+    wire.close();
+  }
+});

@@ -22,6 +22,7 @@
 import { AsyncRPC, type AsyncRPCClient } from "../mod.ts";
 import { TERM, WireClient } from "../tests/helpers.ts";
 import { encode } from "../tests/test_deps.ts";
+import { readLines, residentBytes } from "./process_stats.ts";
 
 const RSS_CAP_MB = 2048;
 const SERVER = new URL("./servers/memory_server.ts", import.meta.url);
@@ -45,26 +46,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (n: number | undefined) => n === undefined ? "—" : Math.round(n).toLocaleString("en-US");
 const ms = (n: number | undefined) => n === undefined ? "failed" : n.toFixed(1);
 
-/** The resident set of process `pid` in MiB, or undefined once it has exited. */
+// The resident set of process `pid` in MiB, or undefined once it has exited.
 function rssMb(pid: number): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+  const bytes = residentBytes(pid);
+  return bytes === undefined ? undefined : bytes / (1024 * 1024);
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + text).split("\n");
-    rest = lines.pop()!;
-    yield* lines;
-  }
-}
-
-/** `deno run -A <script> …args`, with the repository's lock file, stdout piped. */
 function runDeno(script: URL, args: string[] = []): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", LOCK, "-A", script.pathname, ...args],

@@ -25,6 +25,7 @@
  * @module
  */
 import { AsyncRPC, type AsyncRPCClient } from "../mod.ts";
+import { readLines, residentBytes } from "./process_stats.ts";
 
 const LOCK = `--lock=${new URL("../deno.dev.lock", import.meta.url).pathname}`;
 const SERVER = new URL("./servers/soak_server.ts", import.meta.url);
@@ -69,25 +70,6 @@ const count = (n: number) => Math.round(n).toLocaleString("en-US");
 
 // ---------------------------------------------------------------------------------------------
 // The server process
-
-/** The resident set of process `pid` in bytes, or undefined (exited, or no /proc). */
-function procRss(pid: number): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let rest = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + text).split("\n");
-    rest = lines.pop()!;
-    yield* lines;
-  }
-}
 
 function startServer() {
   const child = new Deno.Command(Deno.execPath(), {
@@ -289,7 +271,7 @@ const totalLost = () => KINDS.reduce((n, k) => n + tally[k].lost, 0);
 const totalSent = () => KINDS.reduce((n, k) => n + tally[k].sent, 0);
 
 async function serverRss(pid: number, probe: AsyncRPCClient): Promise<number | undefined> {
-  const rss = procRss(pid);
+  const rss = residentBytes(pid);
   if (rss !== undefined) return rss;
   try {
     return (await probe.with({ timeout: 5 }).memory()).rss;

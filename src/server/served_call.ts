@@ -42,6 +42,8 @@ export class ServedCall implements CallContext, CallRequest {
   readonly deadline: number | undefined;
   /** The last status code sent for it (the access log's). */
   code?: number;
+  /** The bytes of its message the server counts as held (`maxInflightBytes`) until it ends. */
+  inputBytes = 0;
 
   // Where the abort of a call that outlives its connection comes from (the server stopping).
   readonly #outer: AbortSignal | undefined;

@@ -6,6 +6,7 @@
 import { type Credential, refuseDefaultCredentials } from "./credentials.ts";
 import { ConnectionLimit } from "./connection_limit.ts";
 import { LoginThrottle } from "./login_throttle.ts";
+import { InflightBytes } from "./inflight_bytes.ts";
 import { Codec } from "../wire/codec.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../wire/frame_splitter.ts";
 import { loadModules, type ModuleOptions, type RegisteredModule } from "./modules.ts";
@@ -55,6 +56,7 @@ const SERVER_OPTIONS = optionNames<ServerOptions>({
   accessLog: true,
   maxCallsPerConnection: true,
   maxConnections: true,
+  maxInflightBytes: true,
   broker: true,
   reusePort: true,
   tls: true,
@@ -154,6 +156,16 @@ export interface ServerOptions {
    */
   maxConnections?: number;
   /**
+   * The most bytes of call messages the server holds at once, over all its connections: calls
+   * running, waiting for a turn or streaming, each counted by its payload's size (decompressed)
+   * until it ends. A call that would pass it gets 503 at once and is not run; the calls already
+   * held go on. Decoded, a message takes about 1 to 8 times its size (README, "Limits"). At
+   * least `maxMessageSize`; `Infinity`: no limit.
+   *
+   * @default {4 * maxMessageSize} (256 MiB)
+   */
+  maxInflightBytes?: number;
+  /**
    * Join these brokers, so that clients given `broker://` addresses are sent here: the server
    * reports its load to each, joins again whenever a membership ends, and leaves first thing
    * on {@linkcode Server.close}. Default: no broker.
@@ -227,6 +239,7 @@ export class Server implements AsyncDisposable {
   readonly #link?: BrokerLink;
   readonly #limit: ConnectionLimit;
   readonly #throttle: LoginThrottle;
+  readonly #inflightBytes: InflightBytes;
   #pool?: WorkerPool;
   #listener?: Listener;
   #listening?: Promise<void>;
@@ -268,6 +281,11 @@ export class Server implements AsyncDisposable {
       accessLog: options.accessLog ?? false,
       maxCallsPerConnection: options.maxCallsPerConnection ?? 1024,
     };
+    const { maxMessageSize } = this.#settings;
+    this.#inflightBytes = new InflightBytes(
+      options.maxInflightBytes ?? 4 * maxMessageSize,
+      maxMessageSize,
+    );
     if (options.broker !== undefined) {
       this.#link = new BrokerLink(options.broker, this.#hostname, {
         auth: this.#settings.auth,
@@ -451,6 +469,7 @@ export class Server implements AsyncDisposable {
       startTask: () => this.#startTask(),
       redirect: this.#redirect,
       throttle: this.#throttle,
+      inflightBytes: this.#inflightBytes,
     };
     for await (const socket of listener) {
       if (!this.#limit.admits(this.#sessions.size)) {

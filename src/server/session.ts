@@ -34,6 +34,7 @@ import { type CallMessage, readCall, readControl } from "../protocol/call_messag
 import type { CallRequest, Dispatcher } from "./dispatcher.ts";
 import type { ResultStore } from "./result_store.ts";
 import { ServedCall } from "./served_call.ts";
+import type { InflightBytes } from "./inflight_bytes.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */
@@ -71,6 +72,8 @@ export interface ServerContext {
   readonly redirect?: Redirect;
   /** The server's failed logins per remote address: logins from one that failed recently wait. */
   readonly throttle: LoginThrottle;
+  /** The bytes of call messages all sessions hold, against `maxInflightBytes`. */
+  readonly inflightBytes: InflightBytes;
 }
 
 /**
@@ -144,7 +147,7 @@ export class Session {
     const closing = new RpcUnavailableException("the server is shutting down");
     for (const call of this.#queued.splice(0)) {
       call.finish();
-      this.#inflight.delete(call.id);
+      this.#forget(call);
       if (call.attached) void this.#sendError(call, closing);
       else void this.#ctx.results.put(call.id, Promise.reject(closing));
     }
@@ -171,8 +174,9 @@ export class Session {
     const reader = this.#conn.messages.getReader();
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        for (const message of r.value.messages) {
-          this.#receive(message);
+        const { messages, sizes } = r.value;
+        for (let i = 0; i < messages.length; i++) {
+          this.#receive(messages[i], sizes[i]);
           // Checked after each message: one read can hold thousands of calls.
           const full = this.#full();
           if (full) await full;
@@ -193,7 +197,8 @@ export class Session {
     }
   }
 
-  #receive(message: unknown): void {
+  // `size`: the message's payload bytes, decompressed.
+  #receive(message: unknown, size: number): void {
     if (this.#failed) return;
     if (!isMap(message)) return void this.#sendCode(Code.PROTOCOL_SYNTAX);
     if (message.MPRPC !== VERSION) return void this.#fail(Code.PROTOCOL);
@@ -202,7 +207,9 @@ export class Session {
     if (message.HEARTBEAT === "ping") {
       return void this.#sendCode(Code.PONG, { HEARTBEAT: "pong" });
     }
-    if (typeof message.ID === "string") return this.#call(readCall(message, this.#extensions));
+    if (typeof message.ID === "string") {
+      return this.#call(readCall(message, this.#extensions), size);
+    }
     const control = readControl(message, this.#extensions);
     if (control && !("refused" in control)) {
       const call = this.#inflight.get(control.id);
@@ -349,7 +356,7 @@ export class Session {
     this.#timer = timer(check, timeout);
   }
 
-  #call(message: CallMessage): void {
+  #call(message: CallMessage, size: number): void {
     const { id, wantsReturn } = message;
     if (message.problem) return void this.#sendError(message, new RequestError(message.problem));
     if (this.#draining) {
@@ -374,6 +381,12 @@ export class Session {
       const tooMany = `${most} calls are open on this connection: the most allowed`;
       return void this.#sendError(message, new RpcUnavailableException(tooMany));
     }
+    const held = this.#ctx.inflightBytes;
+    if (!held.take(size)) {
+      const busy = `the server holds ${held.held} bytes of calls: this one's ${size} would pass ` +
+        `maxInflightBytes (${held.max})`;
+      return void this.#sendError(message, new RpcUnavailableException(busy));
+    }
     // A RETURN: false call outlives its connection (another may fetch its outcome): it stops
     // when the server stops, and has no deadline (no one waits for it).
     const outer = wantsReturn ? undefined : this.#ctx.stopped;
@@ -383,6 +396,7 @@ export class Session {
       certificate: this.#certificate,
     };
     const call = new ServedCall(message, client, outer);
+    call.inputBytes = size;
     this.#inflight.set(id, call);
     if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
     if (this.#running() > this.#ctx.settings.maxCallsPerConnection) this.#queued.push(call);
@@ -421,7 +435,7 @@ export class Session {
     const at = this.#queued.indexOf(call);
     if (at === -1) return;
     this.#queued.splice(at, 1);
-    this.#inflight.delete(call.id);
+    this.#forget(call);
     this.#wakeReadLoop();
   }
 
@@ -574,9 +588,16 @@ export class Session {
   // The call has finished: it leaves the connection, and a read loop waiting for room goes on.
   #end(call: ServedCall): void {
     call.finish();
-    this.#inflight.delete(call.id);
+    this.#forget(call);
     this.#startQueued();
     this.#wakeReadLoop();
+  }
+
+  // The call is over for this connection: its ID is free, and its message no longer held.
+  #forget(call: ServedCall): void {
+    this.#inflight.delete(call.id);
+    this.#ctx.inflightBytes.give(call.inputBytes);
+    call.inputBytes = 0;
   }
 
   // Gives waiting calls their turn while fewer than maxCallsPerConnection run.

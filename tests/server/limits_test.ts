@@ -12,10 +12,13 @@ import {
   silentLogger,
   startServer,
   TERM,
+  urlOf,
   WireClient,
   within,
 } from "../helpers.ts";
 import { decode, encode, installFakeClock } from "../test_deps.ts";
+import { deferred } from "../../src/util/deferred.ts";
+import { Wakeup } from "../../src/util/wakeup.ts";
 import { addressKey, LoginThrottle, MAX_DELAY, QUIET } from "../../src/server/login_throttle.ts";
 
 const add = (server: Server) =>
@@ -418,4 +421,50 @@ test("limits: a message that would decode to over 24 times maxMessageSize gets 5
   } finally {
     wire.close();
   }
+});
+
+test("maxInflightBytes: past it, over all connections, a call gets 503 and is not run; held calls go on, and their bytes are freed when they end", async () => {
+  let entered = 0;
+  const arrived = new Wakeup();
+  let gate = deferred();
+  await using server = await startServer(
+    { maxMessageSize: 1024 * 1024, maxInflightBytes: 2 * 1024 * 1024 },
+    (server) => {
+      add(server);
+      server.registerFunction(async function hold(data: Uint8Array) {
+        entered++;
+        arrived.wake();
+        await gate.promise;
+        return data.length;
+      });
+    },
+  );
+  const big = new Uint8Array(700 * 1024);
+  await using first = await AsyncRPC.connect(urlOf(server));
+  await using second = await AsyncRPC.connect(urlOf(server));
+  const held = [first.hold(big), first.hold(big)];
+  while (entered < 2) await arrived.wait();
+  await assert.rejects(
+    second.hold(big),
+    (err) =>
+      err instanceof RpcUnavailableException &&
+      /would pass maxInflightBytes \(2097152\)/.test(err.message),
+  );
+  assert.equal(entered, 2, "the refused call never ran");
+  assert.equal(await second.add(1, 2), 3, "a small call still fits");
+  gate.resolve();
+  assert.deepEqual(await Promise.all(held), [big.length, big.length]);
+  gate = deferred();
+  const again = [second.hold(big), second.hold(big)];
+  while (entered < 4) await arrived.wait();
+  gate.resolve();
+  assert.deepEqual(await Promise.all(again), [big.length, big.length], "their bytes were freed");
+});
+
+test("maxInflightBytes: at least maxMessageSize, or Infinity", () => {
+  assert.throws(
+    () => new Server({ maxMessageSize: 1024, maxInflightBytes: 1000 }),
+    /maxInflightBytes must be a whole number of bytes, at least maxMessageSize \(1024\)/,
+  );
+  new Server({ maxInflightBytes: Infinity });
 });

@@ -70,8 +70,9 @@ function listenTcp({ hostname, port, reusePort }: ListenOptions): Deno.TcpListen
 
 /** Listens on `options`; resolves once bound. */
 export function listen(options: ListenOptions): Promise<Listener> {
-  const { hostname, port, tls } = options;
-  if (tls) return listenTls(tls, { host: hostname, port });
+  const { hostname, port, reusePort, tls } = options;
+  // node:net, under Deno, takes reusePort without --unstable-net.
+  if (tls) return listenTls(tls, { host: hostname, port, ...reusePort && { reusePort } });
   const listener = listenTcp(options);
   return Promise.resolve({
     addr: { hostname: listener.addr.hostname, port: listener.addr.port },

@@ -1,6 +1,6 @@
 /** TLS: servers, clients, mutual TLS, the broker and the sync client, over real sockets. */
 import assert from "node:assert/strict";
-import { test } from "../test_platform.deno.ts";
+import { runtime, test } from "../test_platform.deno.ts";
 import { AsyncRPC, Broker, callContext, RpcUnavailableException, type Server } from "../../mod.ts";
 import {
   type Certificates,
@@ -127,4 +127,32 @@ test("tls: options are checked", async () => {
     startServer({ tls: { ...pem, pass: "x" } as never }),
     /unknown TlsServerOptions option 'pass'/,
   );
+});
+
+test("tls: reusePort lets two TLS servers share a port, the kernel spreading connections over both", async () => {
+  const { ca, server: pem } = await certificates();
+  // Node gained reusePort in 22.12; older versions would ignore it, so mprpc refuses it there.
+  if (/^Node v(1\d|20|21|22\.(\d|1[01])\.)/.test(runtime().name)) {
+    await assert.rejects(startServer({ tls: pem, reusePort: true }), /needs Node 22.12/);
+    return;
+  }
+  const whoami = (id: string) => (server: Server) =>
+    server.registerFunction(function whoami() {
+      return id;
+    });
+  await using a = await startServer({ tls: pem, reusePort: true }, whoami("a"));
+  await using _b = await startServer(
+    { tls: pem, reusePort: true, port: a.addr.port },
+    whoami("b"),
+  );
+  const url = `tls://admin:admin@localhost:${a.addr.port}`;
+  const clients = await Promise.all(
+    Array.from({ length: 32 }, () => AsyncRPC.connect(url, { tls: { ca }, reconnect: false })),
+  );
+  try {
+    const ids = new Set(await Promise.all(clients.map((rpc) => rpc.whoami())));
+    assert.deepEqual([...ids].sort(), ["a", "b"]);
+  } finally {
+    await Promise.all(clients.map((rpc) => rpc.close()));
+  }
 });

@@ -15,8 +15,13 @@ import ts from "npm:typescript@5.9.3";
 const ROOT = new URL("..", import.meta.url);
 const OUT = new URL("npm/", ROOT);
 const path = (url: URL) => decodeURIComponent(url.pathname);
-/** Modules the package is built from: the API, and the worker entries loaded by URL. */
-const ENTRIES = ["mod.ts", "src/pool/worker_main.ts", "src/client/sync_worker.ts"];
+/**
+ * Modules the package is built from: the API, the worker entries loaded by URL, and the command
+ * line (the package's `mprpc` command).
+ */
+const ENTRIES = ["mod.ts", "src/pool/worker_main.ts", "src/client/sync_worker.ts", "cli.ts"];
+/** The command line, as compiled: the `bin` of the package. */
+const BIN = "esm/cli.js";
 /** With --dev: the suite and the load tools, compiled beside the package (never packed). */
 const TESTS = "tests/";
 const BENCH = ["bench/load.ts", "bench/pool.ts", "bench/sync.ts"];
@@ -105,6 +110,7 @@ function writePackageJson(dependencies: Map<string, string>): void {
     main: "./esm/mod.js",
     types: "./esm/mod.d.ts",
     exports: { ".": { types: "./esm/mod.d.ts", import: "./esm/mod.js" } },
+    bin: { mprpc: `./${BIN}` },
     files: ["esm", "!esm/tests", "!esm/bench", "README.md", "LICENSE"],
     engines: { node: ">=20.6" },
     dependencies: Object.fromEntries([...dependencies].sort()),
@@ -274,6 +280,14 @@ function testFiles(dir: string): string[] {
   );
 }
 
+// The compiled command line, runnable as a program by npm's `mprpc` link (cli.ts itself is run
+// by `deno run`, so its source has no `#!` line).
+async function makeBin(): Promise<void> {
+  const bin = new URL(BIN, OUT);
+  await Deno.writeTextFile(bin, "#!/usr/bin/env node\n" + await Deno.readTextFile(bin));
+  await Deno.chmod(bin, 0o755);
+}
+
 async function copyTestAssets(): Promise<void> {
   for (const asset of TEST_ASSETS) {
     const from = new URL(asset, ROOT);
@@ -303,6 +317,7 @@ if (import.meta.main) {
   writePackageJson(dependencies);
   npmInstall(testDependencies);
   compile(suite.files);
+  await makeBin();
   if (dev) await copyTestAssets();
   // Node users get a README of their own (docs/npm_readme.md), not the Deno one.
   for (const [from, to] of [["docs/npm_readme.md", "README.md"], ["LICENSE", "LICENSE"]]) {

@@ -54,6 +54,9 @@ try {
   run("npm", ["install", "--no-audit", "--no-fund", `${NPM_DIR}${tarball}`], project);
   Deno.writeTextFileSync(`${project}/smoke.mjs`, SMOKE);
   const output = JSON.parse(run("node", ["smoke.mjs"], project));
+  if (!run("npx", ["--no-install", "mprpc", "broker", "--help"], project).includes("--secret")) {
+    throw new Error("the mprpc command does not print its usage");
+  }
   const expected = { sum: 9, items: [0, 1, 2], missing: true };
   if (JSON.stringify(output) !== JSON.stringify(expected)) {
     throw new Error(`unexpected output from the installed package: ${JSON.stringify(output)}`);

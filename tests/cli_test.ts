@@ -1,7 +1,9 @@
 /** The command line's options (cli.ts): flags, environment, and clear refusals. */
 import assert from "node:assert/strict";
-import { test } from "./test_platform.deno.ts";
+import { makeTempFile, removeFile, test, writeTextFile } from "./test_platform.deno.ts";
 import { brokerOptions } from "../cli.ts";
+import { AsyncRPC } from "../mod.ts";
+import { makeCertificates, ScriptProcess, within } from "./helpers.ts";
 
 test("cli: broker options come from flags, else the environment", () => {
   assert.deepEqual(
@@ -68,4 +70,57 @@ test("cli: a non-loopback hostname needs --auth: the default admin:admin is refu
     brokerOptions(["--hostname", "localhost"], { MPRPC_BROKER_SECRET: "s" }).hostname,
     "localhost",
   );
+});
+
+test("cli: TLS files come from --tls-cert/--tls-key/--tls-ca, else the environment; both or none", async () => {
+  const cert = await makeTempFile();
+  const key = await makeTempFile();
+  try {
+    await writeTextFile(cert, "CERT");
+    await writeTextFile(key, "KEY");
+    const env = { MPRPC_BROKER_SECRET: "s", MPRPC_BROKER_TLS_KEY: key.pathname };
+    assert.deepEqual(brokerOptions(["--tls-cert", cert.pathname], env).tls, {
+      cert: "CERT",
+      key: "KEY",
+    });
+    assert.equal(brokerOptions([], { MPRPC_BROKER_SECRET: "s" }).tls, undefined);
+    assert.throws(
+      () => brokerOptions(["--tls-cert", cert.pathname], { MPRPC_BROKER_SECRET: "s" }),
+      /TLS needs both --tls-cert and --tls-key/,
+    );
+    assert.throws(
+      () => brokerOptions(["--tls-ca", "/nonexistent/ca.pem", "--tls-cert", cert.pathname], env),
+      /--tls-ca: cannot read \/nonexistent\/ca\.pem/,
+    );
+  } finally {
+    await removeFile(cert);
+    await removeFile(key);
+  }
+});
+
+test("cli: `broker` runs as a program, and listens with TLS given a certificate and key", async () => {
+  const { ca, server: pem } = await makeCertificates();
+  const cert = await makeTempFile();
+  const key = await makeTempFile();
+  try {
+    await writeTextFile(cert, pem.cert);
+    await writeTextFile(key, pem.key);
+    const args = ["broker", "--port", "0", "--tls-cert", cert.pathname, "--tls-key", key.pathname];
+    await using broker = new ScriptProcess(
+      new URL("../cli.ts", import.meta.url),
+      { MPRPC_BROKER_SECRET: "s" },
+      args,
+    );
+    const line = await within(broker.line(), 20_000, "the broker did not start");
+    const port = /^listening on 127\.0\.0\.1:(\d+)$/.exec(line)?.[1];
+    assert.ok(port, line);
+    await using rpc = await AsyncRPC.connect(`tls://admin:admin@localhost:${port}`, {
+      tls: { ca },
+      reconnect: false,
+    });
+    assert.deepEqual(await rpc.call("broker.members"), []);
+  } finally {
+    await removeFile(cert);
+    await removeFile(key);
+  }
 });

@@ -258,9 +258,10 @@ export class ScriptProcess {
   #buffer = "";
   port = 0;
 
-  constructor(file: URL, env: Record<string, string>) {
-    const [command, args] = scriptCommand(file);
-    this.#child = spawn(command, args, env);
+  /** Runs `file` with `env`, and `args` on its command line. */
+  constructor(file: URL, env: Record<string, string>, args: string[] = []) {
+    const [command, runArgs] = scriptCommand(file);
+    this.#child = spawn(command, [...runArgs, ...args], env);
     this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   }
 

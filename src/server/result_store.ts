@@ -119,7 +119,7 @@ export class ResultStore {
   #charge(entry: Entry, value: unknown): boolean {
     let size: number;
     try {
-      size = this.#encoder.encode(value).length + ITEM_OVERHEAD;
+      size = this.#encoder.encodeSharedRef(value).length + ITEM_OVERHEAD;
     } catch {
       size = ITEM_OVERHEAD; // sending it will fail with its own 405
     }

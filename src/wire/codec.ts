@@ -76,10 +76,14 @@ export class Codec {
     return this.#compressor === undefined;
   }
 
-  /** The payload for `message`. Synchronous unless compression is on. */
+  /**
+   * The payload for `message`. Synchronous unless compression is on; then it is a view of the
+   * codec's own buffer, valid until its next `encode` (no copy per message): send or copy it first.
+   */
   encode(message: Message): Uint8Array | Promise<Uint8Array> {
-    const payload = this.#serialize(message);
-    return this.#compressor ? this.#compressor.compress(payload) : payload;
+    if (!this.#compressor) return this.#serialize(message, true);
+    // A copy: the compressor may read it after other messages are encoded.
+    return this.#compressor.compress(this.#serialize(message, false));
   }
 
   /**
@@ -154,10 +158,9 @@ export class Codec {
     return this.scanner().scan(plain, plain.length) === NEED_MORE;
   }
 
-  #serialize(message: Message): Uint8Array {
-    return this.#debug
-      ? textEncoder.encode(JSON.stringify(message))
-      : this.#encoder.encode(message);
+  #serialize(message: Message, shared: boolean): Uint8Array {
+    if (this.#debug) return textEncoder.encode(JSON.stringify(message));
+    return shared ? this.#encoder.encodeSharedRef(message) : this.#encoder.encode(message);
   }
 
   #deserialize(payload: Uint8Array): unknown {

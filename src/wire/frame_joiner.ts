@@ -9,6 +9,9 @@ import { type Deferred, deferred } from "../util/deferred.ts";
 import { TERMINATOR } from "../protocol/messages.ts";
 import { T } from "./terminator.ts";
 
+const EMPTY = new Uint8Array(0);
+const MIN_BUFFER = 4096;
+
 /** Options of {@linkcode FrameJoiner}. */
 export interface FrameJoinerOptions {
   /** Queued bytes past which {@linkcode FrameJoiner.push} asks the caller to wait. */
@@ -36,12 +39,12 @@ export class FrameJoiner {
   readonly readable: ReadableStream<Uint8Array>;
 
   readonly #highWaterMark: number;
-  #pending: Uint8Array[] = [];
+  // The frames queued, written in as they are pushed: the next socket write takes the buffer
+  // whole, and the next push starts a new one (the write may still be reading this one).
+  #buffer = EMPTY;
   // Bytes queued, framing included.
   #size = 0;
   #length32 = false;
-  // Frames queued in terminator mode when the connection switched to len32.
-  #preframed?: Uint8Array;
   #closed = false;
   #wakeReader?: () => void;
   #drained?: Deferred<void>;
@@ -63,12 +66,24 @@ export class FrameJoiner {
   }
 
   /**
-   * Queues one payload (which must pass {@linkcode assertFramable}). Returns a promise to wait
-   * on when too much is queued, otherwise nothing, so the common case costs no promise.
+   * Queues one payload (which must pass {@linkcode assertFramable}), copying it: the caller may
+   * reuse its buffer at once. Returns a promise to wait on when too much is queued, otherwise
+   * nothing, so the common case costs no promise.
    */
   push(payload: Uint8Array): Promise<void> | undefined {
-    this.#pending.push(payload);
-    this.#size += payload.length + (this.#length32 ? 4 : T);
+    const n = payload.length;
+    const at = this.#reserve(n + (this.#length32 ? 4 : T));
+    const out = this.#buffer;
+    if (this.#length32) {
+      out[at] = n >>> 24;
+      out[at + 1] = (n >>> 16) & 0xff;
+      out[at + 2] = (n >>> 8) & 0xff;
+      out[at + 3] = n & 0xff;
+      out.set(payload, at + 4);
+    } else {
+      out.set(payload, at);
+      out.set(TERMINATOR, at + n);
+    }
     this.#wakeReader?.();
     this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;
@@ -90,7 +105,6 @@ export class FrameJoiner {
 
   /** Frames pushed from now on are length-prefixed (`len32`) instead of terminated. */
   useLength32(): void {
-    if (this.#pending.length > 0) this.#preframed = this.#frames(this.#size);
     this.#length32 = true;
   }
 
@@ -108,14 +122,14 @@ export class FrameJoiner {
 
   /** Ends `readable` at once, dropping what is queued. */
   abort(): void {
-    this.#pending = [];
-    this.#preframed = undefined;
+    this.#buffer = EMPTY;
     this.#size = 0;
     this.close();
   }
 
   #take(): Uint8Array {
-    const out = this.#frames(this.#size);
+    const out = this.#buffer.subarray(0, this.#size);
+    this.#buffer = EMPTY;
     this.#size = 0;
     this.#release();
     return out;
@@ -126,31 +140,16 @@ export class FrameJoiner {
     this.#drained = undefined;
   }
 
-  // Frames everything queued into one buffer of `size` bytes, and empties the queue.
-  #frames(size: number): Uint8Array {
-    const out = new Uint8Array(size);
-    let at = 0;
-    if (this.#preframed) {
-      out.set(this.#preframed);
-      at = this.#preframed.length;
-      this.#preframed = undefined;
+  // Makes room for a frame of `bytes` bytes; where it starts. A new buffer starts at 4 KiB and
+  // doubles: answers that queue up while a write is in flight are copied a few times at most.
+  #reserve(bytes: number): number {
+    const at = this.#size;
+    this.#size += bytes;
+    if (this.#size > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(this.#size, 2 * this.#buffer.length, MIN_BUFFER));
+      grown.set(this.#buffer.subarray(0, at));
+      this.#buffer = grown;
     }
-    for (const payload of this.#pending) {
-      const n = payload.length;
-      if (this.#length32) {
-        out[at] = n >>> 24;
-        out[at + 1] = (n >>> 16) & 0xff;
-        out[at + 2] = (n >>> 8) & 0xff;
-        out[at + 3] = n & 0xff;
-        out.set(payload, at + 4);
-        at += 4 + n;
-      } else {
-        out.set(payload, at);
-        out.set(TERMINATOR, at + n);
-        at += n + T;
-      }
-    }
-    this.#pending = [];
-    return out;
+    return at;
   }
 }

@@ -165,8 +165,10 @@ for (const debug of [false, true]) {
 
   test(`cut frames (${format}): terminators inside strings, split at every offset`, async () => {
     const codec = await Codec.create({ debug });
-    const payloads = CUT_STRINGS.map((s, i) => codec.encode(call(`c${i}`, s)) as Uint8Array);
-    const plain = codec.encode(call("plain", "no terminator")) as Uint8Array;
+    const payloads = CUT_STRINGS.map((s, i) =>
+      (codec.encode(call(`c${i}`, s)) as Uint8Array).slice()
+    );
+    const plain = (codec.encode(call("plain", "no terminator")) as Uint8Array).slice();
     const all = [plain, ...payloads, plain];
     const wire = framed(all);
     const expected = all.map((p) => codec.decode(p));
@@ -179,7 +181,9 @@ for (const debug of [false, true]) {
 
   test(`cut frames (${format}): one byte per read`, async () => {
     const codec = await Codec.create({ debug });
-    const payloads = CUT_STRINGS.map((s, i) => codec.encode(call(`c${i}`, s)) as Uint8Array);
+    const payloads = CUT_STRINGS.map((s, i) =>
+      (codec.encode(call(`c${i}`, s)) as Uint8Array).slice()
+    );
     const wire = framed(payloads);
     const got = await read(codec, [...wire].map((b) => new Uint8Array([b])));
     assert.deepEqual(got.messages, payloads.map((p) => codec.decode(p)));

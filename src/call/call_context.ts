@@ -83,13 +83,19 @@ export function runInCall<T>(context: CallContext, fn: () => T): T {
 
 /**
  * Runs `fn` as serving the call `context`, for its synchronous run only: what it leaves to run
- * later (promise callbacks, timers) does not see `context`. For plain handlers, at no cost.
+ * later (promise callbacks, timers) does not see `context`. For plain handlers, at no cost: `fn`
+ * gets its arguments `a` and `b` passed on, so that the caller needs no closure per call.
  */
-export function runInCallSync<T>(context: CallContext, fn: () => T): T {
+export function runInCallSync<A, B, T>(
+  context: CallContext,
+  fn: (a: A, b: B) => T,
+  a: A,
+  b: B,
+): T {
   const outer = running;
   running = context;
   try {
-    return fn();
+    return fn(a, b);
   } finally {
     running = outer;
   }

@@ -25,8 +25,11 @@ export interface CallRequest {
   readonly kwargs: Record<string, unknown>;
 }
 
-/** What the session does with an answer: send it, or keep it for `system.getresult`. */
-export type Respond = (answer: Answer | Promise<Answer>) => void;
+/**
+ * What the session does with a call's answer: send it, or keep it for `system.getresult`. One
+ * function for every call, given the call back: no closure per call.
+ */
+export type Respond<C> = (call: C, answer: Answer | Promise<Answer>) => void;
 
 /** Runs calls. */
 export interface Dispatcher {
@@ -38,7 +41,7 @@ export interface Dispatcher {
    * `respond` runs as part of the call: for a handler that goes on asynchronously, inside its
    * context, so that whatever `respond` starts (reading a stream's items) belongs to the call.
    */
-  dispatch(call: CallRequest, context: CallContext, respond: Respond): void;
+  dispatch<C extends CallRequest>(call: C, context: CallContext, respond: Respond<C>): void;
 }
 
 /** The name under which stored `RETURN: false` outcomes are fetched. */
@@ -83,20 +86,20 @@ export class MethodDispatcher implements Dispatcher {
   }
 
   /** Runs `call`; see {@linkcode Dispatcher.dispatch}. */
-  dispatch(call: CallRequest, context: CallContext, respond: Respond): void {
+  dispatch<C extends CallRequest>(call: C, context: CallContext, respond: Respond<C>): void {
     let method: Method;
     let args: unknown[];
     try {
-      if (call.method === GETRESULT) return respond(this.#getResult(call));
+      if (call.method === GETRESULT) return respond(call, this.#getResult(call));
       method = this.#method(call.method);
       args = bindArguments(method.parameters, call.args, call.kwargs);
     } catch (err) {
-      return respond(Promise.reject(err));
+      return respond(call, Promise.reject(err));
     }
     // One frame for the whole call, the reading of its stream included: entering a frame per
     // item would cost as much as the item itself.
-    if (method.async) return runInCall(context, () => respond(answerOf(method, args)));
-    return respond(runInCallSync(context, () => answerOf(method, args)));
+    if (method.async) return runInCall(context, () => respond(call, answerOf(method, args)));
+    return respond(call, runInCallSync(context, answerOf, method, args));
   }
 
   #method(name: string): Method {

@@ -466,7 +466,8 @@ export class Server implements AsyncDisposable {
       results: this.#results,
       logger: this.#logger,
       stopped: this.#stopped.signal,
-      startTask: () => this.#startTask(),
+      taskStarted: () => void this.#tasks++,
+      taskEnded: () => void (--this.#tasks === 0 && this.#tasksIdle?.()),
       redirect: this.#redirect,
       throttle: this.#throttle,
       inflightBytes: this.#inflightBytes,
@@ -484,13 +485,6 @@ export class Server implements AsyncDisposable {
         this.#link?.changed();
       });
     }
-  }
-
-  #startTask(): () => void {
-    this.#tasks++;
-    return () => {
-      if (--this.#tasks === 0) this.#tasksIdle?.();
-    };
   }
 
   // Everything after the listener closes shares one deadline: running calls finish and queued

@@ -33,7 +33,7 @@ import type { Answer } from "../call/answer.ts";
 import { type CallMessage, readCall, readControl } from "../protocol/call_message.ts";
 import type { CallRequest, Dispatcher } from "./dispatcher.ts";
 import type { ResultStore } from "./result_store.ts";
-import { ServedCall } from "./served_call.ts";
+import { type CallClient, ServedCall } from "./served_call.ts";
 import type { InflightBytes } from "./inflight_bytes.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
 
@@ -63,8 +63,10 @@ export interface ServerContext {
    * may be fetched from another), so its signal is this one, not the connection's.
    */
   readonly stopped: AbortSignal;
-  /** Counts a call as started; the returned function counts it as finished. */
-  startTask(): () => void;
+  /** Counts a call as started. */
+  taskStarted(): void;
+  /** Counts a call as finished. */
+  taskEnded(): void;
   /**
    * Set on a broker: answers an `AUTH` that does not offer the `direct` extension with the
    * server to use (`50`) or a refusal, after which the connection closes.
@@ -120,7 +122,8 @@ export class Session {
   // Streams waiting for a credit grant.
   #awaitingCredit = 0;
   #authenticated = false;
-  #user: string | null = null;
+  // Who the calls come from, once logged in: one object for all of them.
+  #client?: CallClient;
   readonly #certificate?: PeerCertificate;
   #draining = false;
   #failed = false;
@@ -277,7 +280,11 @@ export class Session {
     }
     this.#authenticated = true;
     this.#conn.limitMessages(this.#ctx.settings.maxMessageSize);
-    this.#user = username;
+    this.#client = {
+      peer,
+      user: username,
+      ...this.#certificate && { certificate: this.#certificate },
+    };
     clearTimeout(this.#timer);
     const { version, description, debug, compression, timeout } = this.#ctx.settings;
     const reply: Message = {
@@ -390,33 +397,41 @@ export class Session {
     // A RETURN: false call outlives its connection (another may fetch its outcome): it stops
     // when the server stops, and has no deadline (no one waits for it).
     const outer = wantsReturn ? undefined : this.#ctx.stopped;
-    const client = {
-      peer: this.#conn.remoteAddress,
-      user: this.#user,
-      certificate: this.#certificate,
-    };
-    const call = new ServedCall(message, client, outer);
+    const call = new ServedCall(message, this.#client!, outer);
     call.inputBytes = size;
     this.#inflight.set(id, call);
     if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
     if (this.#running() > this.#ctx.settings.maxCallsPerConnection) this.#queued.push(call);
-    else this.#start(call, wantsReturn);
+    else this.#start(call);
   }
 
-  #start(call: ServedCall, wantsReturn: boolean): void {
-    const { id } = call;
-    const done = this.#track(call);
-    this.#ctx.dispatcher.dispatch(call, call, (answer) => {
-      if (!wantsReturn) return void this.#ctx.results.put(id, Promise.resolve(answer)).then(done);
-      if (!(answer instanceof Promise) && "value" in answer) {
-        const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
-        return typeof sent === "boolean" ? done() : void sent.finally(done);
-      }
-      this.#reply(call, answer).catch((err) =>
-        this.#ctx.logger.error("internal error", this.#fields({ id, error: errorMessage(err) }))
-      ).finally(done);
-    });
+  #start(call: ServedCall): void {
+    this.#ctx.taskStarted();
+    if (this.#ctx.settings.accessLog) call.started = performance.now();
+    this.#ctx.dispatcher.dispatch(call, call, this.#respond);
   }
+
+  // Every call's answer: sent, or kept for system.getresult. One function for all calls (this
+  // runs per call: no closure per call).
+  readonly #respond = (call: ServedCall, answer: Answer | Promise<Answer>): void => {
+    if (!call.attached) {
+      return void this.#ctx.results.put(call.id, Promise.resolve(answer)).then(() =>
+        this.#done(call)
+      );
+    }
+    if (!(answer instanceof Promise) && "value" in answer) {
+      const sent = this.#sendAnswer(call, Code.RESULT, answer.value);
+      return typeof sent === "boolean"
+        ? this.#done(call)
+        : void sent.finally(() => this.#done(call));
+    }
+    this.#reply(call, answer).catch((err) =>
+      this.#ctx.logger.error(
+        "internal error",
+        this.#fields({ id: call.id, error: errorMessage(err) }),
+      )
+    ).finally(() => this.#done(call));
+  };
 
   // The deadline passed: the call is stopped and answered with 504, its last message.
   #expire(call: ServedCall): void {
@@ -439,22 +454,13 @@ export class Session {
     this.#wakeReadLoop();
   }
 
-  // Counts the call as running; the returned function counts it as finished.
-  #track(call: ServedCall): () => void {
-    const finish = this.#ctx.startTask();
-    if (!this.#ctx.settings.accessLog) {
-      return () => {
-        finish();
-        this.#end(call);
-      };
-    }
-    const started = performance.now();
-    return () => {
-      finish();
-      this.#end(call);
-      const ms = Math.round((performance.now() - started) * 1000) / 1000;
-      this.#access("call", { id: call.id, method: call.method, code: call.code ?? null, ms });
-    };
+  // The call started by #start is over: counted as finished, and logged.
+  #done(call: ServedCall): void {
+    this.#ctx.taskEnded();
+    this.#end(call);
+    if (!this.#ctx.settings.accessLog) return;
+    const ms = Math.round((performance.now() - call.started) * 1000) / 1000;
+    this.#access("call", { id: call.id, method: call.method, code: call.code ?? null, ms });
   }
 
   async #reply(call: ServedCall, pending: Answer | Promise<Answer>): Promise<void> {
@@ -610,7 +616,7 @@ export class Session {
       const cap = this.#ctx.settings.maxCallsPerConnection;
       while (this.#queued.length > 0 && this.#running() < cap) {
         const call = this.#queued.shift()!;
-        this.#start(call, call.attached);
+        this.#start(call);
       }
     } finally {
       this.#startingQueued = false;
@@ -629,6 +635,6 @@ export class Session {
   }
 
   #fields(fields: LogFields): LogFields {
-    return { peer: this.#conn.remoteAddress, user: this.#user, ...fields };
+    return { peer: this.#conn.remoteAddress, user: this.#client?.user ?? null, ...fields };
   }
 }

@@ -40,6 +40,10 @@ export class Connection {
   #length32 = false;
   readonly #flushed: Promise<void>;
   #open = true;
+  // Settles once the last compressed message is queued (or failed). Compressing runs
+  // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
+  // but messages are queued in the order they were sent: a CANCEL must not pass its call.
+  #compressing: Promise<unknown> = Promise.resolve();
 
   /** Wraps `socket`, encoding with `codec`. */
   constructor(socket: Socket, codec: Codec, options: ConnectionOptions = {}) {
@@ -97,9 +101,13 @@ export class Connection {
     } catch (cause) {
       throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
     }
-    return encoded instanceof Uint8Array
-      ? this.#queue(encoded, onQueued)
-      : encoded.then((p) => this.#queue(p, onQueued));
+    if (encoded instanceof Uint8Array) return this.#queue(encoded, onQueued);
+    let pushed: Promise<void> | undefined;
+    const queued = Promise.all([encoded, this.#compressing]).then(([payload]) => {
+      pushed = this.#queue(payload, onQueued);
+    });
+    this.#compressing = queued.catch(() => {});
+    return queued.then(() => pushed);
   }
 
   #queue(payload: Uint8Array, onQueued?: (bytes: number) => void): Promise<void> | undefined {

@@ -87,3 +87,29 @@ test("connection: an unframable message throws and sends nothing; a closed one r
   assert.equal(memory.writes.length, 0);
   assert.throws(() => conn.send({ X: 1 }), RpcUnavailableException);
 });
+
+test("connection: compressed messages leave in the order they were sent, whichever compresses first", async () => {
+  const memory = memorySocket();
+  // lzma compresses on the thread pool (a native addon), in Deno as in Node.
+  const codec = await Codec.create({ compression: "lzma" });
+  const conn = new Connection(memory.socket, codec);
+  // A big incompressible message takes far longer to compress than the small one behind it.
+  const data = new Uint8Array(1 << 20);
+  for (let at = 0; at < data.length; at += 65536) {
+    crypto.getRandomValues(data.subarray(at, at + 65536));
+  }
+  const big = { MPRPC: "0.1", N: 0, DATA: data };
+  const small = Array.from({ length: 10 }, (_, i) => ({ MPRPC: "0.1", N: i + 1 }));
+  const sent = [conn.send(big), ...small.map((message) => conn.send(message))];
+  await Promise.all(sent);
+  const received = new Connection(
+    { ...memorySocket().socket, readable: ReadableStream.from(memory.writes) },
+    codec,
+  );
+  const order: unknown[] = [];
+  for await (const batch of received.messages) {
+    order.push(...batch.messages.map((m) => (m as { N: number }).N));
+    if (order.length === 11) break;
+  }
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+});

@@ -24,7 +24,14 @@ const ENTRIES = ["mod.ts", "src/pool/worker_main.ts", "src/client/sync_worker.ts
 const BIN = "esm/cli.js";
 /** With --dev: the suite and the load tools, compiled beside the package (never packed). */
 const TESTS = "tests/";
-const BENCH = ["bench/load.ts", "bench/pool.ts", "bench/sync.ts"];
+const BENCH = [
+  "bench/halves.ts",
+  "bench/lean_client.ts",
+  "bench/rpc_client.ts",
+  "bench/load.ts",
+  "bench/pool.ts",
+  "bench/sync.ts",
+];
 const BENCH_SERVERS = "bench/servers/";
 /** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
 const DENO_ONLY_TESTS = ["e2e/example_test.ts"];

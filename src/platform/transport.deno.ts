@@ -6,11 +6,21 @@
 import { connectTls, listenTls } from "./tls.ts";
 import type { ConnectOptions, Listener, ListenOptions, Socket, Transport } from "./transport.ts";
 
-const READ_SIZE = 64 * 1024;
+// A connection's read buffer is held by the read waiting on it, and resident: an idle connection
+// keeps a small one. It doubles after a read that fills it, and halves after one that uses less
+// than a quarter of it, between these sizes.
+const MIN_READ = 2 * 1024;
+const MAX_READ = 64 * 1024;
 const ACCEPT_RETRY_MS = 100;
 // Reads smaller than this are copied out so the read buffer can be reused; bigger ones are
 // handed over as they are.
 const COPY_BELOW = 8 * 1024;
+
+// The read buffer size after a read of `n` bytes into one of `size`.
+function nextReadSize(n: number, size: number): number {
+  if (n === size) return Math.min(2 * size, MAX_READ);
+  return n < size / 4 ? Math.max(size / 2, MIN_READ) : size;
+}
 
 // Errors that only mean "the connection is gone", whichever side closed it.
 function isClosedError(err: unknown): boolean {
@@ -31,7 +41,7 @@ function wrap(conn: Deno.TcpConn): Socket {
       if (!isClosedError(err)) throw err;
     }
   };
-  let buffer = new Uint8Array(READ_SIZE);
+  let buffer = new Uint8Array(MIN_READ);
   const readable = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let n: number | null;
@@ -45,9 +55,14 @@ function wrap(conn: Deno.TcpConn): Socket {
         close();
         return controller.close();
       }
-      if (n < COPY_BELOW) return controller.enqueue(buffer.slice(0, n));
+      const size = nextReadSize(n, buffer.length);
+      if (n < COPY_BELOW) {
+        controller.enqueue(buffer.slice(0, n));
+        if (size !== buffer.length) buffer = new Uint8Array(size);
+        return;
+      }
       controller.enqueue(buffer.subarray(0, n));
-      buffer = new Uint8Array(READ_SIZE);
+      buffer = new Uint8Array(size);
     },
   }, { highWaterMark: 0 });
   const writable = new WritableStream<Uint8Array>({

@@ -40,22 +40,15 @@ export function wrapNodeSocket(socket: net.Socket, peerCertificate?: PeerCertifi
       ended = true;
     },
   }, { highWaterMark: 1 });
+  // A write is in flight until the socket has handed its bytes to the kernel (its callback,
+  // which Node also calls once the socket is destroyed): meanwhile the FrameJoiner coalesces
+  // what is pushed, as Deno's `await conn.write` lets it. Settling as soon as socket.write()
+  // returned true (always, below 16 KiB buffered) made nearly every answer its own write.
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
       if (socket.destroyed) throw new Error("the connection is closed");
-      if (socket.write(chunk)) return;
       return new Promise<void>((resolve, reject) => {
-        const done = () => {
-          socket.off("drain", done);
-          socket.off("close", closed);
-          resolve();
-        };
-        const closed = () => {
-          socket.off("drain", done);
-          reject(new Error("the connection closed"));
-        };
-        socket.once("drain", done);
-        socket.once("close", closed);
+        socket.write(chunk, (err) => err ? reject(err) : resolve());
       });
     },
   });

@@ -517,13 +517,13 @@ export class Session {
     if (call.stopped) return false; // cancelled or expired: nothing more is sent for it
     // The last answer is queued: the deadline can no longer add a 504 after it.
     if (code === Code.RESULT || code === Code.STREAM_END) call.finish();
-    const MESSAGE = code === Code.RESULT || code === Code.STREAM_ITEM
+    const body = code === Code.RESULT || code === Code.STREAM_ITEM
       ? { ID: call.id, RESULT: result ?? null }
       : { ID: call.id };
     let sent: Promise<void> | undefined;
     call.code = code;
     try {
-      sent = this.#conn.send({ MPRPC: VERSION, CODE: code, MESSAGE }, onQueued);
+      sent = this.#conn.sendAnswer(code, body, onQueued);
     } catch (err) {
       return this.#answerFailed(call, err);
     }

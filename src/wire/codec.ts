@@ -22,7 +22,7 @@ import {
   type MessageScanner,
   NEED_MORE,
 } from "./terminator.ts";
-import type { Compression, Message } from "../protocol/messages.ts";
+import { type Compression, type Message, VERSION } from "../protocol/messages.ts";
 
 /** Options of {@linkcode Codec}: what both peers agreed on in the handshake. */
 export interface CodecOptions {
@@ -57,6 +57,7 @@ export class Codec {
   readonly #limit: number;
   readonly #encoder = new Encoder({ ignoreUndefined: true });
   readonly #decoder = new Decoder();
+  readonly #heads = new Map<number, Uint8Array>();
 
   private constructor(options: CodecOptions, compressor?: Compressor) {
     this.#debug = options.debug ?? false;
@@ -69,6 +70,23 @@ export class Codec {
   static async create(options: CodecOptions = {}): Promise<Codec> {
     const compressor = options.compression ? await loadCompressor(options.compression) : undefined;
     return new Codec(options, compressor);
+  }
+
+  /**
+   * The encoding of `{ MPRPC: "0.1", CODE: code, MESSAGE: … }` up to the value of `MESSAGE`, or
+   * `undefined` when this codec compresses or speaks JSON. An answer is then that head followed
+   * by `encode(MESSAGE)`: the same bytes as encoding the whole message, without rebuilding the
+   * outer map for every answer. Made once per code.
+   */
+  answerHead(code: number): Uint8Array | undefined {
+    if (this.#debug || this.#compressor) return undefined;
+    let head = this.#heads.get(code);
+    if (!head) {
+      // The whole message with a nil MESSAGE (the last byte, 0xc0), which the head leaves off.
+      const whole = this.#encoder.encode({ MPRPC: VERSION, CODE: code, MESSAGE: null });
+      this.#heads.set(code, head = whole.subarray(0, whole.length - 1));
+    }
+    return head;
   }
 
   /** Whether encoding and decoding are synchronous (no compression). */

@@ -14,7 +14,7 @@ import { FrameJoiner } from "./frame_joiner.ts";
 import { FrameSplitter } from "./frame_splitter.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
-import type { Message } from "../protocol/messages.ts";
+import { type Message, VERSION } from "../protocol/messages.ts";
 
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -110,12 +110,39 @@ export class Connection {
     return queued.then(() => pushed);
   }
 
-  #queue(payload: Uint8Array, onQueued?: (bytes: number) => void): Promise<void> | undefined {
+  /**
+   * Sends the answer `{ MPRPC: "0.1", CODE: code, MESSAGE: body }`, as {@linkcode send} does; the
+   * envelope's bytes are made once per code, not for every answer.
+   */
+  sendAnswer(
+    code: number,
+    body: Message,
+    onQueued?: (bytes: number) => void,
+  ): Promise<void> | undefined {
+    const head = this.#codec.answerHead(code);
+    if (!head) return this.send({ MPRPC: VERSION, CODE: code, MESSAGE: body }, onQueued);
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    let encoded: Uint8Array;
+    try {
+      encoded = this.#codec.encode(body) as Uint8Array;
+    } catch (cause) {
+      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+    }
+    // The head holds no "#", and the body starts with a map's type byte, so a terminator can
+    // only lie inside the body: checking it is checking the whole payload.
+    return this.#queue(encoded, onQueued, head);
+  }
+
+  #queue(
+    payload: Uint8Array,
+    onQueued?: (bytes: number) => void,
+    head?: Uint8Array,
+  ): Promise<void> | undefined {
     if (!this.#length32) assertFramable(payload);
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
-    onQueued?.(payload.length);
-    return this.#joiner.push(payload);
+    onQueued?.(payload.length + (head?.length ?? 0));
+    return this.#joiner.push(payload, head);
   }
 
   /**

@@ -66,24 +66,24 @@ export class FrameJoiner {
   }
 
   /**
-   * Queues one payload (which must pass {@linkcode assertFramable}), copying it: the caller may
-   * reuse its buffer at once. Returns a promise to wait on when too much is queued, otherwise
-   * nothing, so the common case costs no promise.
+   * Queues one payload (which must pass {@linkcode assertFramable}), `head` then `payload` if a
+   * head is given, copying it: the caller may reuse its buffers at once. Returns a promise to wait
+   * on when too much is queued, otherwise nothing, so the common case costs no promise.
    */
-  push(payload: Uint8Array): Promise<void> | undefined {
-    const n = payload.length;
-    const at = this.#reserve(n + (this.#length32 ? 4 : T));
+  push(payload: Uint8Array, head: Uint8Array = EMPTY): Promise<void> | undefined {
+    const n = head.length + payload.length;
+    let at = this.#reserve(n + (this.#length32 ? 4 : T));
     const out = this.#buffer;
     if (this.#length32) {
       out[at] = n >>> 24;
       out[at + 1] = (n >>> 16) & 0xff;
       out[at + 2] = (n >>> 8) & 0xff;
       out[at + 3] = n & 0xff;
-      out.set(payload, at + 4);
-    } else {
-      out.set(payload, at);
-      out.set(TERMINATOR, at + n);
+      at += 4;
     }
+    out.set(head, at);
+    out.set(payload, at + head.length);
+    if (!this.#length32) out.set(TERMINATOR, at + n);
     this.#wakeReader?.();
     this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;

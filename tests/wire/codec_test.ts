@@ -4,6 +4,7 @@ import { ProtocolException } from "../../mod.ts";
 import { Codec, MessageDecoder } from "../../src/wire/codec.ts";
 import type { Compression } from "../../src/protocol/messages.ts";
 import { runPython } from "../interop/python.ts";
+import { concat } from "../helpers.ts";
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -107,4 +108,24 @@ test("MessageDecoder: decodes batches of payloads in order, batch for batch", as
     { messages: [message(1), message(2)], sizes: [size(0), size(1)] },
     { messages: [message(3)], sizes: [size(2)] },
   ]);
+});
+
+test("codec: an answer's head and its encoded MESSAGE are the bytes of the whole answer", async () => {
+  const codec = await Codec.create();
+  for (const code of [200, 201, 202, 206, 504]) {
+    for (
+      const body of [{ ID: "a" }, { ID: "é-1", RESULT: [1, { x: null }] }, {
+        ID: "",
+        RESULT: 2 ** 40,
+      }]
+    ) {
+      const whole = (codec.encode({ MPRPC: "0.1", CODE: code, MESSAGE: body }) as Uint8Array)
+        .slice();
+      const head = codec.answerHead(code)!;
+      assert.deepEqual(concat([head, codec.encode(body) as Uint8Array]), whole);
+      assert.equal(head.indexOf(0x23), -1, "no '#' in a head");
+    }
+  }
+  assert.equal((await Codec.create({ debug: true })).answerHead(200), undefined);
+  assert.equal((await Codec.create({ compression: "zlib" })).answerHead(200), undefined);
 });

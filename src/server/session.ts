@@ -476,6 +476,8 @@ export class Session {
       // Each item counts its payload's size (compressed, if so): what the client counts too.
       const spend = (bytes: number) => call.spend(bytes);
       if (!await this.#sendAnswer(call, Code.STREAM_OPEN)) return;
+      // Made once: each item then encodes only its value.
+      const head = this.#conn.itemHead(call.id);
       while (true) {
         // With the credit extension the generator is not advanced past the client's window.
         const room = call.room();
@@ -484,7 +486,7 @@ export class Session {
         const r = await iterator.next();
         if (r.done) break;
         // Awaited only when the send could not finish at once: most items cost no extra turn.
-        const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value, spend);
+        const sent = this.#sendAnswer(call, Code.STREAM_ITEM, r.value, spend, head);
         if (!(typeof sent === "boolean" ? sent : await sent)) return;
       }
     } catch (err) {
@@ -508,22 +510,28 @@ export class Session {
   // the call is over. Synchronous (a plain boolean) unless it must wait: compression, backpressure,
   // or a 405 to send.
   // `onQueued` learns the payload's size (flow control's count).
+  // `head`: for a stream item, its bytes before the value (Connection.itemHead), if any.
   #sendAnswer(
     call: ServedCall,
     code: number,
     result?: unknown,
     onQueued?: (bytes: number) => void,
+    head?: Uint8Array,
   ): boolean | Promise<boolean> {
     if (call.stopped) return false; // cancelled or expired: nothing more is sent for it
     // The last answer is queued: the deadline can no longer add a 504 after it.
     if (code === Code.RESULT || code === Code.STREAM_END) call.finish();
-    const body = code === Code.RESULT || code === Code.STREAM_ITEM
-      ? { ID: call.id, RESULT: result ?? null }
-      : { ID: call.id };
     let sent: Promise<void> | undefined;
     call.code = code;
     try {
-      sent = this.#conn.sendAnswer(code, body, onQueued);
+      if (head) {
+        sent = this.#conn.sendItem(head, result ?? null, onQueued);
+      } else {
+        const body = code === Code.RESULT || code === Code.STREAM_ITEM
+          ? { ID: call.id, RESULT: result ?? null }
+          : { ID: call.id };
+        sent = this.#conn.sendAnswer(code, body, onQueued);
+      }
     } catch (err) {
       return this.#answerFailed(call, err);
     }

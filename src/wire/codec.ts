@@ -22,7 +22,9 @@ import {
   type MessageScanner,
   NEED_MORE,
 } from "./terminator.ts";
-import { type Compression, type Message, VERSION } from "../protocol/messages.ts";
+import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
+
+const STREAM_ITEM = Code.STREAM_ITEM;
 
 /** Options of {@linkcode Codec}: what both peers agreed on in the handshake. */
 export interface CodecOptions {
@@ -87,6 +89,21 @@ export class Codec {
       this.#heads.set(code, head = whole.subarray(0, whole.length - 1));
     }
     return head;
+  }
+
+  /**
+   * The encoding of the stream item `{ MPRPC: "0.1", CODE: 202, MESSAGE: { ID: id, RESULT: … } }`
+   * up to the value of `RESULT`, or `undefined` when this codec compresses or speaks JSON: made
+   * once per stream, so that each item encodes only its value.
+   */
+  itemHead(id: string): Uint8Array | undefined {
+    if (this.#debug || this.#compressor) return undefined;
+    const whole = this.#encoder.encode({
+      MPRPC: VERSION,
+      CODE: STREAM_ITEM,
+      MESSAGE: { ID: id, RESULT: null },
+    });
+    return whole.subarray(0, whole.length - 1);
   }
 
   /** Whether encoding and decoding are synchronous (no compression). */

@@ -133,6 +133,38 @@ export class Connection {
     return this.#queue(encoded, onQueued, head);
   }
 
+  /**
+   * For a stream's items: the bytes before each item's value (see `Codec.itemHead`), or
+   * `undefined` when items must go through {@linkcode sendAnswer} (compression, JSON). Fails
+   * with `ResultLimitError` if `id` holds the terminator and the connection speaks 0.1.
+   */
+  itemHead(id: string): Uint8Array | undefined {
+    const head = this.#codec.itemHead(id);
+    if (head && !this.#length32) assertFramable(head);
+    return head;
+  }
+
+  /**
+   * Sends one stream item, `head` (from {@linkcode itemHead}) followed by the encoding of
+   * `value`; otherwise as {@linkcode send}.
+   */
+  sendItem(
+    head: Uint8Array,
+    value: unknown,
+    onQueued?: (bytes: number) => void,
+  ): Promise<void> | undefined {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    let encoded: Uint8Array;
+    try {
+      encoded = this.#codec.encode(value as Message) as Uint8Array;
+    } catch (cause) {
+      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+    }
+    // The head ends with the key "RESULT", none of whose bytes is in the terminator: a
+    // terminator cannot straddle the two, so checking each is checking the payload.
+    return this.#queue(encoded, onQueued, head);
+  }
+
   #queue(
     payload: Uint8Array,
     onQueued?: (bytes: number) => void,

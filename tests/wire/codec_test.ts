@@ -129,3 +129,16 @@ test("codec: an answer's head and its encoded MESSAGE are the bytes of the whole
   assert.equal((await Codec.create({ debug: true })).answerHead(200), undefined);
   assert.equal((await Codec.create({ compression: "zlib" })).answerHead(200), undefined);
 });
+
+test("codec: a stream item's head and its encoded value are the bytes of the whole item", async () => {
+  const codec = await Codec.create();
+  for (const id of ["a", "é-1", "x".repeat(40)]) {
+    const head = codec.itemHead(id)!;
+    for (const value of [0, 35, "##", [1, { x: null }], new Uint8Array(3)]) {
+      const message = { MPRPC: "0.1", CODE: 202, MESSAGE: { ID: id, RESULT: value } };
+      const whole = (codec.encode(message) as Uint8Array).slice();
+      assert.deepEqual(concat([head, codec.encode(value as never) as Uint8Array]), whole);
+    }
+  }
+  assert.equal((await Codec.create({ debug: true })).itemHead("a"), undefined);
+});

@@ -42,10 +42,13 @@ export class CallState {
   #stream?: ItemStream;
   #settled = false;
 
-  /** A pending call. */
-  constructor() {
-    // A caller that gave up (a timeout, a failed send) never reads it: not an unhandled rejection.
-    this.result.catch(() => {});
+  /**
+   * A pending call. Unless `observed` (the caller takes `result` at once, and handles it), a
+   * rejection nobody reads is not an unhandled one: a caller may give up (a timeout, a failed
+   * send) and never read it.
+   */
+  constructor(observed = false) {
+    if (!observed) this.result.catch(() => {});
   }
 
   /** The value, or the stream of items; rejects with the call's error. */

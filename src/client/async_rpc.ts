@@ -67,6 +67,9 @@ export type RemoteView = Remote & { call: AsyncRPC["call"] };
 /** An {@linkcode AsyncRPC} with attribute-style calls typed. */
 export type AsyncRPCClient = AsyncRPC & Remote;
 
+// The named arguments of a call given none: never changed, so one object serves every call.
+const NO_KWARGS: Record<string, unknown> = Object.freeze({});
+
 // How many times a broker:// connect asks the brokers again when the server named is unreachable.
 const BROKER_ROUNDS = 3;
 
@@ -212,17 +215,22 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
    * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading, which
    * cancels the call on the server). `options` give this call an `AbortSignal` and a timeout.
    */
+  // Not `async`: on the hot path the session's own promise is handed back, with no wrapper.
   // deno-lint-ignore no-explicit-any
-  async call<T = any>(
+  call<T = any>(
     method: string,
     args: unknown[] = [],
-    kwargs: Record<string, unknown> = {},
+    kwargs: Record<string, unknown> = NO_KWARGS,
     options?: CallOptions,
   ): Promise<T> {
-    checkOptions("CallOptions", options, CALL_OPTIONS);
+    try {
+      checkOptions("CallOptions", options, CALL_OPTIONS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const session = this.#session;
-    if (session?.open) return await session.call(method, args, kwargs, options) as T;
-    return await this.#callLater(method, args, kwargs, options) as T;
+    if (session?.open) return session.call(method, args, kwargs, options) as Promise<T>;
+    return this.#callLater(method, args, kwargs, options) as Promise<T>;
   }
 
   /**

@@ -221,6 +221,9 @@ export class ClientSession {
   readonly #pending = new Map<string, Pending>();
   readonly #reading: Promise<void>;
   readonly #extensions: ReadonlySet<string>;
+  // Whether the server accepted `deadline` and `credit`: looked up once, not per call.
+  readonly #deadline: boolean;
+  readonly #credit: boolean;
   // streamBuffer: the bytes of unread items one stream may hold.
   readonly #buffer: number;
   // Settled when a reader takes items, for a read loop paused by a full stream.
@@ -245,6 +248,8 @@ export class ClientSession {
     this.remoteAddress = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     this.#options = options;
     this.#extensions = new Set(info.EXT ?? []);
+    this.#deadline = this.#extensions.has("deadline");
+    this.#credit = this.#extensions.has("credit");
     this.#buffer = options.streamBuffer ?? 4 * 1024 * 1024;
     const closed = deferred<MprpcError>();
     this.closed = closed.promise;
@@ -281,44 +286,69 @@ export class ClientSession {
     return this.#closeReason;
   }
 
-  /** Sends a call and resolves to its value, or to the `ItemStream` of its items. */
-  async call(
+  /**
+   * Sends a call and resolves to its value, or to the `ItemStream` of its items. Never throws:
+   * whatever goes wrong rejects the promise.
+   */
+  call(
     method: string,
     args: unknown[],
     kwargs: Record<string, unknown>,
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<unknown> {
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const id = crypto.randomUUID();
-    const message = request(id, method, true, args, kwargs);
-    const pending: Pending = { state: new CallState() };
-    const timeout = options.timeout ?? this.#options.timeout;
-    // A timeout longer than a timer can wait (about 24.8 days) is no timeout.
-    if (timeout && timeout * 1000 <= MAX_TIMER_DELAY) {
-      if (this.#extensions.has("deadline")) message.DEADLINE = timeout * 1000;
-      pending.timer = setTimeout(() => {
-        const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
-        this.#giveUp(id, late);
-      }, timeout * 1000);
-    }
-    if (signal) {
-      const onAbort = () => this.#giveUp(id, signal.reason);
-      signal.addEventListener("abort", onAbort, { once: true });
-      pending.unlisten = () => signal.removeEventListener("abort", onAbort);
-    }
-    if (this.#extensions.has("credit")) {
-      message.CREDIT = this.#buffer;
-      pending.credit = { granted: this.#buffer, received: 0 };
-    }
-    this.#pending.set(id, pending);
+    let id: string | undefined;
     try {
-      await this.#conn.send(message);
+      const signal = options?.signal;
+      signal?.throwIfAborted();
+      id = crypto.randomUUID();
+      const message = request(id, method, true, args, kwargs);
+      // The caller gets `result` itself, at once: it needs no guard against going unobserved.
+      const pending: Pending = { state: new CallState(true) };
+      const timeout = options?.timeout ?? this.#options.timeout;
+      // A timeout longer than a timer can wait (about 24.8 days) is no timeout.
+      if (timeout && timeout * 1000 <= MAX_TIMER_DELAY) {
+        if (this.#deadline) message.DEADLINE = timeout * 1000;
+        pending.timer = this.#startTimer(id, method, timeout);
+      }
+      if (signal) pending.unlisten = this.#listen(id, signal);
+      if (this.#credit) {
+        message.CREDIT = this.#buffer;
+        pending.credit = { granted: this.#buffer, received: 0 };
+      }
+      this.#pending.set(id, pending);
+      // Sent synchronously, unless compressing or too much is queued.
+      const sent = this.#conn.send(message);
+      if (sent === undefined) return pending.state.result;
+      return this.#afterSend(id, sent, pending.state);
+    } catch (err) {
+      if (id !== undefined) this.#forget(id);
+      return Promise.reject(err);
+    }
+  }
+
+  async #afterSend(id: string, sent: Promise<void>, state: CallState): Promise<unknown> {
+    // Observed from here on: a call failed while its send is still pending is not unhandled.
+    state.result.catch(() => {});
+    try {
+      await sent;
     } catch (err) {
       this.#forget(id);
       throw err;
     }
-    return await pending.state.result;
+    return await state.result;
+  }
+
+  #startTimer(id: string, method: string, timeout: number): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
+      this.#giveUp(id, late);
+    }, timeout * 1000);
+  }
+
+  #listen(id: string, signal: AbortSignal): () => void {
+    const onAbort = () => this.#giveUp(id, signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    return () => signal.removeEventListener("abort", onAbort);
   }
 
   /** Sends a call with `RETURN: false`; resolves to its ID once sent. */
@@ -418,7 +448,7 @@ export class ClientSession {
     if (!pending) return; // an answer to a call given up on
     const { state } = pending;
     if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
-      this.#forget(id);
+      this.#drop(id, pending);
       state.fail(errorFromCode(code, String(body.MESSAGE ?? ""), {
         id,
         exception: typeof body.EXCEPTION === "string" ? body.EXCEPTION : undefined,
@@ -429,7 +459,7 @@ export class ClientSession {
     switch (code) {
       case Code.RESULT:
       case Code.EXPIRE_WARNING:
-        this.#forget(id);
+        this.#drop(id, pending);
         state.value(body.RESULT);
         return;
       case Code.STREAM_OPEN:
@@ -445,7 +475,7 @@ export class ClientSession {
         return;
       }
       case Code.STREAM_END:
-        this.#forget(id);
+        this.#drop(id, pending);
         state.end();
         return;
     }
@@ -466,8 +496,12 @@ export class ClientSession {
   // Releases what call `id` holds: its timer, its signal listener, its entry.
   #forget(id: string): void {
     const pending = this.#pending.get(id);
-    if (!pending) return;
-    clearTimeout(pending.timer);
+    if (pending) this.#drop(id, pending);
+  }
+
+  // #forget for `pending`, the entry of call `id`.
+  #drop(id: string, pending: Pending): void {
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.unlisten?.();
     this.#pending.delete(id);
     this.#wakeReadLoop();
@@ -491,7 +525,7 @@ export class ClientSession {
   // Only without credit (pymprpc): with it the server keeps within the buffer, and pausing could
   // deadlock a reader that waits for another call's answer before it takes the next item.
   #fullStream(): string | undefined {
-    if (this.#extensions.has("credit")) return undefined;
+    if (this.#credit) return undefined;
     for (const [id, { stream }] of this.#pending) {
       if (stream && stream.bufferedBytes >= this.#buffer) return id;
     }

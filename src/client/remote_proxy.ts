@@ -11,13 +11,32 @@ const NOT_METHODS = new Set(["then", "catch", "finally", "toJSON", "inspect"]);
 
 type Caller = (name: string, args: unknown[]) => unknown;
 
+// Remote methods made per client (and per dotted prefix), kept so that `rpc.add(…)` in a loop
+// does not build a Proxy per call; past this many names, they are made afresh each time.
+const MAX_CACHED = 256;
+
+// The remote method `name` of `methods`, made and kept if new.
+function cached(
+  methods: Map<string, unknown>,
+  call: Caller,
+  name: string,
+): unknown {
+  let method = methods.get(name);
+  if (method === undefined) {
+    method = remoteMethod(call, name);
+    if (methods.size < MAX_CACHED) methods.set(name, method);
+  }
+  return method;
+}
+
 function remoteMethod(call: Caller, name: string): unknown {
+  let children: Map<string, unknown> | undefined;
   return new Proxy(() => {}, {
     apply: (_target, _this, args) => call(name, args),
     get: (_target, prop) =>
       typeof prop === "symbol" || NOT_METHODS.has(prop)
         ? undefined
-        : remoteMethod(call, `${name}.${prop}`),
+        : cached(children ??= new Map(), call, `${name}.${prop}`),
   });
 }
 
@@ -27,13 +46,14 @@ function remoteMethod(call: Caller, name: string): unknown {
  * a Proxy cannot reach.
  */
 export function withRemoteMethods<T extends object>(client: T, call: Caller): T {
+  const methods = new Map<string, unknown>();
   return new Proxy(client, {
     get(target, prop) {
       if (typeof prop === "symbol" || prop in target) {
         const value = Reflect.get(target, prop, target);
         return typeof value === "function" ? value.bind(target) : value;
       }
-      return NOT_METHODS.has(prop) ? undefined : remoteMethod(call, prop);
+      return NOT_METHODS.has(prop) ? undefined : cached(methods, call, prop);
     },
   });
 }

@@ -10,7 +10,10 @@ import { TERMINATOR } from "../protocol/messages.ts";
 import { T } from "./terminator.ts";
 
 const EMPTY = new Uint8Array(0);
-const MIN_BUFFER = 4096;
+// A new write buffer is as big as the last write was, within these bounds: lone answers get a
+// small one (a buffer per write is an allocation the collector counts), bursts a big one at once.
+const MIN_BUFFER = 256;
+const MAX_FIRST_BUFFER = 64 * 1024;
 
 /** Options of {@linkcode FrameJoiner}. */
 export interface FrameJoinerOptions {
@@ -44,6 +47,8 @@ export class FrameJoiner {
   #buffer = EMPTY;
   // Bytes queued, framing included.
   #size = 0;
+  // The size of the last buffer handed to the socket.
+  #lastWrite = 0;
   #length32 = false;
   #closed = false;
   #wakeReader?: () => void;
@@ -129,6 +134,7 @@ export class FrameJoiner {
 
   #take(): Uint8Array {
     const out = this.#buffer.subarray(0, this.#size);
+    this.#lastWrite = this.#size;
     this.#buffer = EMPTY;
     this.#size = 0;
     this.#release();
@@ -140,13 +146,15 @@ export class FrameJoiner {
     this.#drained = undefined;
   }
 
-  // Makes room for a frame of `bytes` bytes; where it starts. A new buffer starts at 4 KiB and
-  // doubles: answers that queue up while a write is in flight are copied a few times at most.
+  // Makes room for a frame of `bytes` bytes; where it starts. A new buffer starts at the last
+  // write's size and doubles: answers that queue up while a write is in flight are copied a few
+  // times at most.
   #reserve(bytes: number): number {
     const at = this.#size;
     this.#size += bytes;
     if (this.#size > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(this.#size, 2 * this.#buffer.length, MIN_BUFFER));
+      const first = Math.min(Math.max(this.#lastWrite, MIN_BUFFER), MAX_FIRST_BUFFER);
+      const grown = new Uint8Array(Math.max(this.#size, 2 * this.#buffer.length, first));
       grown.set(this.#buffer.subarray(0, at));
       this.#buffer = grown;
     }

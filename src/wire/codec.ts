@@ -22,6 +22,7 @@ import {
   type MessageScanner,
   NEED_MORE,
 } from "./terminator.ts";
+import type { Stage } from "./pull_through.ts";
 import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
 
 const STREAM_ITEM = Code.STREAM_ITEM;
@@ -255,17 +256,23 @@ export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> 
    * `maxMessageSize`.
    */
   constructor(codec: Codec, limit: () => number = () => codec.maxMessageSize) {
-    super(codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec, limit));
+    const decoding = messageDecoding(codec, limit);
+    super({ transform: (batch, controller) => decoding.transform(batch, controller) });
   }
 }
 
-// The part of a Transformer the decoders use (Node's type library has no global Transformer).
-interface Decoding {
-  transform(
-    batch: Uint8Array[],
-    controller: TransformStreamDefaultController<MessageBatch>,
-  ): void | Promise<void>;
+/**
+ * The logic of {@linkcode MessageDecoder}, as a {@linkcode Stage}: what a connection links into
+ * its pipeline with {@linkcode pullThrough}. Arguments as for {@linkcode MessageDecoder}.
+ */
+export function messageDecoding(
+  codec: Codec,
+  limit: () => number = () => codec.maxMessageSize,
+): Stage<Uint8Array[], MessageBatch> {
+  return codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec, limit);
 }
+
+type Decoding = Stage<Uint8Array[], MessageBatch>;
 
 function synchronousDecoder(codec: Codec): Decoding {
   const decode = (payload: Uint8Array) => codec.decode(payload);

@@ -1,17 +1,22 @@
 /**
  * One peer, client or server side: decoded messages in, messages out.
  *
- * Inbound is a pipeline of Web stream stages, socket → {@linkcode FrameSplitter} →
- * {@linkcode MessageDecoder}. Outbound, {@linkcode Connection.send} encodes and checks each message
- * itself, so that one that cannot be framed fails only its caller, then hands it to a
- * {@linkcode FrameJoiner} that coalesces frames into few socket writes.
+ * Inbound is a pipeline of Web stream stages, socket → frame splitter ({@linkcode Splitting}) →
+ * message decoder ({@linkcode messageDecoding}), each linked to the one before it by
+ * {@linkcode pullThrough}: a connection waiting for its peer holds one pending socket read and
+ * no pipes. Outbound, {@linkcode Connection.send} encodes and checks each message itself, so
+ * that one that cannot be framed fails only its caller, then hands it to a
+ * {@linkcode FrameJoiner} that coalesces frames into few socket writes; its frames are carried
+ * to the socket's writable only while some are queued, so an idle connection holds no pending
+ * write side either.
  *
  * @module
  */
-import { type Codec, type MessageBatch, MessageDecoder } from "./codec.ts";
+import { type Codec, type MessageBatch, messageDecoding } from "./codec.ts";
 import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
 import { FrameJoiner } from "./frame_joiner.ts";
-import { FrameSplitter } from "./frame_splitter.ts";
+import { Splitting } from "./frame_splitter.ts";
+import { pullThrough } from "./pull_through.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
@@ -34,11 +39,12 @@ export class Connection {
   readonly #socket: Socket;
   readonly #codec: Codec;
   readonly #joiner = new FrameJoiner();
-  readonly #splitter: FrameSplitter;
+  readonly #splitter: Splitting;
   // The most bytes one incoming message may have, decompressed.
   #limit: number;
   #length32 = false;
-  readonly #flushed: Promise<void>;
+  // Carrying queued frames to the socket, while any are queued (see #carry).
+  #carrying?: Promise<void>;
   #open = true;
   // Settles once the last compressed message is queued (or failed). Compressing runs
   // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
@@ -50,14 +56,12 @@ export class Connection {
     this.#socket = socket;
     this.#codec = codec;
     this.remoteAddress = socket.remoteAddress;
-    this.#splitter = new FrameSplitter(options);
+    this.#splitter = new Splitting(options);
     this.#limit = options.maxMessageSize ?? codec.maxMessageSize;
-    this.messages = socket.readable.pipeThrough(this.#splitter).pipeThrough(
-      new MessageDecoder(codec, () => this.#limit),
+    this.messages = pullThrough(
+      pullThrough(socket.readable, this.#splitter),
+      messageDecoding(codec, () => this.#limit),
     );
-    // A failed write means the peer is gone: drop what is queued and release anyone waiting to
-    // send. The reader sees the same and ends the session.
-    this.#flushed = this.#joiner.readable.pipeTo(socket.writable).catch(() => this.abort());
   }
 
   /** From now on, at most `bytes` bytes in one incoming message, compressed or decompressed. */
@@ -174,7 +178,33 @@ export class Connection {
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     this.lastWrite = Date.now();
     onQueued?.(payload.length + (head?.length ?? 0));
-    return this.#joiner.push(payload, head);
+    const wait = this.#joiner.push(payload, head);
+    this.#carrying ??= this.#carry();
+    return wait;
+  }
+
+  // Pipes the joiner's frames to the socket until none are queued, then stops, holding nothing
+  // (a pipe would keep a read pending for the connection's whole life). It starts a turn after
+  // the push that started it, so that the frames pushed in the same turn leave in one write.
+  async #carry(): Promise<void> {
+    await undefined;
+    const reader = this.#joiner.readable.getReader();
+    const writer = this.#socket.writable.getWriter();
+    try {
+      while (this.#joiner.queued) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await writer.write(value);
+      }
+    } catch {
+      // A failed write means the peer is gone: drop what is queued and release anyone waiting
+      // to send. The reader sees the same and ends the session.
+      this.abort();
+    } finally {
+      reader.releaseLock();
+      writer.releaseLock();
+      this.#carrying = undefined;
+    }
   }
 
   /**
@@ -192,7 +222,7 @@ export class Connection {
   async close(): Promise<void> {
     this.#open = false;
     this.#joiner.close();
-    await this.#flushed;
+    await this.#carrying;
     this.#socket.close();
   }
 

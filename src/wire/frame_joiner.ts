@@ -96,6 +96,11 @@ export class FrameJoiner {
     return this.#drained.promise;
   }
 
+  /** Whether frames are queued, waiting for the next read of `readable`. */
+  get queued(): boolean {
+    return this.#size > 0;
+  }
+
   /** Whether more than the high-water mark is queued, waiting for the socket. */
   get backlogged(): boolean {
     return this.#size > this.#highWaterMark;

@@ -6,6 +6,7 @@
  */
 import { ProtocolException } from "../protocol/errors.ts";
 import { indexOfTerminator, T, terminatorAt } from "./terminator.ts";
+import type { Stage, StageOutput } from "./pull_through.ts";
 
 /** The default bound on one message, and on the bytes buffered while waiting for a terminator. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -215,6 +216,61 @@ class LengthFramer implements Framer {
 }
 
 /**
+ * The logic of {@linkcode FrameSplitter}, as a {@linkcode Stage}: each chunk yields one batch
+ * holding every payload it completed (none yields nothing). A connection links it into its
+ * pipeline with {@linkcode pullThrough}; see {@linkcode FrameSplitter} for the rest.
+ */
+export class Splitting implements Stage<Uint8Array, Uint8Array[]> {
+  readonly #limit: Limit;
+  readonly #terminated: TerminatorFramer;
+  #framer: Framer;
+  #output?: StageOutput<Uint8Array[]>;
+
+  /** Creates a splitter bounded by `options.maxMessageSize`. */
+  constructor(options: FrameSplitterOptions = {}) {
+    this.#limit = { bytes: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE };
+    this.#framer = this.#terminated = new TerminatorFramer(this.#limit);
+  }
+
+  /** Keeps `output`, for the bytes re-read by {@linkcode Splitting.useLength32}. */
+  start(output: StageOutput<Uint8Array[]>): void {
+    this.#output = output;
+  }
+
+  /** Splits one chunk; enqueues the batch of payloads it completed, if any. */
+  transform(chunk: Uint8Array, output: StageOutput<Uint8Array[]>): void {
+    this.#split([chunk], output);
+  }
+
+  /** From now on, at most `bytes` bytes in one message (a server allows little before login). */
+  limit(bytes: number): void {
+    this.#limit.bytes = bytes;
+  }
+
+  /** From now on, frames are length-prefixed (`len32`); bytes already buffered are re-read so. */
+  useLength32(): void {
+    if (this.#framer !== this.#terminated) return;
+    this.#framer = new LengthFramer(this.#limit);
+    // Bytes the peer sent ahead of the switch are re-read now, outside any transform: what is
+    // wrong with them errors the stream, as it would in one.
+    const output = this.#output!;
+    try {
+      this.#split(this.#terminated.rest(), output);
+    } catch (err) {
+      output.error(err);
+    }
+  }
+
+  #split(chunks: Uint8Array[], output: StageOutput<Uint8Array[]>): void {
+    const batch: Uint8Array[] = [];
+    for (const chunk of chunks) this.#framer.push(chunk, batch);
+    if (batch.length === 0) return;
+    if (this.#framer === this.#terminated) (batch as { [TERMINATED]?: true })[TERMINATED] = true;
+    output.enqueue(batch);
+  }
+}
+
+/**
  * Splits a byte stream into payloads: on the terminator (MPRPC 0.1), or by length prefix once
  * {@linkcode FrameSplitter.useLength32} is called (the negotiated `len32` extension). Each input
  * chunk yields one batch holding every payload it completed (none yields nothing), so a busy
@@ -235,47 +291,25 @@ class LengthFramer implements Framer {
  * ```
  */
 export class FrameSplitter extends TransformStream<Uint8Array, Uint8Array[]> {
-  readonly #switch: () => void;
-  readonly #limit: Limit;
+  readonly #splitting: Splitting;
 
   /** Creates a splitter bounded by `options.maxMessageSize`. */
   constructor(options: FrameSplitterOptions = {}) {
-    const limit = { bytes: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE };
-    const terminated = new TerminatorFramer(limit);
-    let framer: Framer = terminated;
-    let output: TransformStreamDefaultController<Uint8Array[]>;
-    const split = (chunks: Uint8Array[]) => {
-      const batch: Uint8Array[] = [];
-      for (const chunk of chunks) framer.push(chunk, batch);
-      if (batch.length === 0) return;
-      if (framer === terminated) (batch as { [TERMINATED]?: true })[TERMINATED] = true;
-      output.enqueue(batch);
-    };
+    const splitting = new Splitting(options);
     super({
-      start: (controller) => void (output = controller),
-      transform: (chunk) => split([chunk]),
+      start: (controller) => splitting.start(controller),
+      transform: (chunk, controller) => splitting.transform(chunk, controller),
     });
-    this.#switch = () => {
-      if (framer !== terminated) return;
-      framer = new LengthFramer(limit);
-      // Bytes the peer sent ahead of the switch are re-read now, outside any transform: what is
-      // wrong with them errors the stream, as it would in one.
-      try {
-        split(terminated.rest());
-      } catch (err) {
-        output.error(err);
-      }
-    };
-    this.#limit = limit;
+    this.#splitting = splitting;
   }
 
   /** From now on, at most `bytes` bytes in one message (a server allows little before login). */
   limit(bytes: number): void {
-    this.#limit.bytes = bytes;
+    this.#splitting.limit(bytes);
   }
 
   /** From now on, frames are length-prefixed (`len32`); bytes already buffered are re-read so. */
   useLength32(): void {
-    this.#switch();
+    this.#splitting.useLength32();
   }
 }

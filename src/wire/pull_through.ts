@@ -1,0 +1,104 @@
+/**
+ * {@linkcode pullThrough}: a stream stage linked to the one before it by pulling, not by a pipe.
+ *
+ * Each stage of the inbound pipeline is a {@linkcode Stage}, a transformer: as a
+ * `TransformStream` (`FrameSplitter`, `MessageDecoder`) it can be piped through; a connection
+ * links its stages with `pullThrough` instead, which costs an idle connection far less: one
+ * `ReadableStream` and a reader per stage, against a `TransformStream` (two streams, two
+ * controllers) and a pipe, which keeps reads, writes and their promises pending for as long as
+ * the connection lives. Nothing is read ahead: a stage reads its source only when it is read.
+ *
+ * @module
+ */
+
+/** Where a {@linkcode Stage} puts its output. */
+export interface StageOutput<O> {
+  /** Passes one chunk on. */
+  enqueue(chunk: O): void;
+  /** Errors the stage's stream. */
+  error(reason?: unknown): void;
+}
+
+/**
+ * A stream stage's logic: the part of a `Transformer` that the pipeline's stages use. `transform`
+ * may enqueue any number of chunks for one input chunk, none included.
+ */
+export interface Stage<I, O> {
+  /** Called once, first, with where output goes; a stage may keep it to enqueue later. */
+  start?(output: StageOutput<O>): void;
+  /** Turns one input chunk into output; throwing (or rejecting) errors the stream. */
+  transform(chunk: I, output: StageOutput<O>): void | Promise<void>;
+}
+
+/**
+ * `stage` applied to `source`, as a `ReadableStream` that reads `source` when it is read, as
+ * often as it takes to produce output: what `source.pipeThrough(new TransformStream(stage))`
+ * gives a single reader, without the pipe and the transform stream's writable side. Cancelling it
+ * cancels `source`, and so does a `transform` that throws.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pullThrough } from "./pull_through.ts";
+ * const words = pullThrough(ReadableStream.from(["a b", "", "c"]), {
+ *   transform(text: string, output) {
+ *     for (const word of text.split(" ")) if (word) output.enqueue(word);
+ *   },
+ * });
+ * assert.deepEqual(await Array.fromAsync(words), ["a", "b", "c"]);
+ * ```
+ */
+export function pullThrough<I, O>(
+  source: ReadableStream<I>,
+  stage: Stage<I, O>,
+): ReadableStream<O> {
+  return new ReadableStream<O>(new PullSource(source.getReader(), stage), { highWaterMark: 0 });
+}
+
+// One object per stage: the underlying source, and the output the stage writes to.
+class PullSource<I, O> implements StageOutput<O> {
+  readonly #source: ReadableStreamDefaultReader<I>;
+  readonly #stage: Stage<I, O>;
+  #controller?: ReadableStreamDefaultController<O>;
+  // Chunks enqueued so far: a pull reads on until this grows.
+  #enqueued = 0;
+
+  constructor(source: ReadableStreamDefaultReader<I>, stage: Stage<I, O>) {
+    this.#source = source;
+    this.#stage = stage;
+  }
+
+  start(controller: ReadableStreamDefaultController<O>): void {
+    this.#controller = controller;
+    this.#stage.start?.(this);
+  }
+
+  async pull(controller: ReadableStreamDefaultController<O>): Promise<void> {
+    // A pull must enqueue something (or end the stream): a stream that has waiting reads calls
+    // it again only after a read. Input that yields nothing is followed by more input.
+    const before = this.#enqueued;
+    while (this.#enqueued === before) {
+      const { done, value } = await this.#source.read();
+      if (done) return controller.close();
+      try {
+        await this.#stage.transform(value, this);
+      } catch (err) {
+        this.#source.cancel(err).catch(() => {});
+        throw err;
+      }
+    }
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    return this.#source.cancel(reason);
+  }
+
+  enqueue(chunk: O): void {
+    this.#enqueued++;
+    this.#controller!.enqueue(chunk);
+  }
+
+  error(reason?: unknown): void {
+    this.#controller!.error(reason);
+  }
+}

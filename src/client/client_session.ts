@@ -132,7 +132,12 @@ interface Credit {
   received: number;
 }
 
+// A call waiting for its answer (`RETURN: true`): its outcome, and what it holds until then.
 interface Pending {
+  // The key of `#pending`: the call's number on the connection.
+  key: number;
+  // `ID`: the session's prefix then `key`.
+  id: string;
   state: CallState;
   timer?: ReturnType<typeof setTimeout>;
   // Stops listening to the call's AbortSignal.
@@ -218,7 +223,8 @@ export class ClientSession {
 
   readonly #conn: Connection;
   readonly #options: ClientOptions;
-  readonly #pending = new Map<string, Pending>();
+  // Calls waiting for their answers, by number (a number is cheaper to look up than an ID).
+  readonly #pending = new Map<number, Pending>();
   readonly #reading: Promise<void>;
   readonly #extensions: ReadonlySet<string>;
   // Whether the server accepted `deadline` and `credit`: looked up once, not per call.
@@ -230,9 +236,17 @@ export class ClientSession {
   readonly #taken = new Wakeup();
   #heartbeat?: ReturnType<typeof setInterval>;
   #closeReason?: MprpcError;
+  // How many calls' answers are open streams: without any, no stream can be full.
+  #streams = 0;
   // When the last bytes came from the server, and whether the read loop holds off on purpose.
   #lastRead = Date.now();
   #paused = false;
+  // Calls that are answered need IDs unique among this connection's calls, nothing more: a
+  // random prefix per session and a counter are cheaper to make, send and match than UUIDs.
+  // (A `RETURN: false` call keeps a UUID: `system.getresult` hands its outcome to whoever
+  // presents the ID, on any connection.)
+  readonly #idPrefix = `${crypto.randomUUID().slice(0, 8)}.`;
+  #calls = 0;
 
   private constructor(
     address: HostPort,
@@ -296,57 +310,69 @@ export class ClientSession {
     kwargs: Record<string, unknown>,
     options?: CallOptions,
   ): Promise<unknown> {
-    let id: string | undefined;
+    let key: number | undefined;
     try {
       const signal = options?.signal;
       signal?.throwIfAborted();
-      id = crypto.randomUUID();
-      const message = request(id, method, true, args, kwargs);
+      if (typeof method !== "string") throw new TypeError("the method name must be a string");
+      key = this.#calls++;
+      const id = this.#idPrefix + key;
       // The caller gets `result` itself, at once: it needs no guard against going unobserved.
-      const pending: Pending = { state: new CallState(true) };
+      const pending: Pending = {
+        key,
+        id,
+        state: new CallState(true),
+        timer: undefined,
+        unlisten: undefined,
+        stream: undefined,
+        credit: undefined,
+      };
+      let deadline: number | undefined;
       const timeout = options?.timeout ?? this.#options.timeout;
       // A timeout longer than a timer can wait (about 24.8 days) is no timeout.
       if (timeout && timeout * 1000 <= MAX_TIMER_DELAY) {
-        if (this.#deadline) message.DEADLINE = timeout * 1000;
-        pending.timer = this.#startTimer(id, method, timeout);
+        if (this.#deadline) deadline = timeout * 1000;
+        pending.timer = this.#startTimer(pending, method, timeout);
       }
-      if (signal) pending.unlisten = this.#listen(id, signal);
+      if (signal) pending.unlisten = this.#listen(key, signal);
+      let credit: number | undefined;
       if (this.#credit) {
-        message.CREDIT = this.#buffer;
-        pending.credit = { granted: this.#buffer, received: 0 };
+        credit = this.#buffer;
+        pending.credit = { granted: credit, received: 0 };
       }
-      this.#pending.set(id, pending);
+      this.#pending.set(key, pending);
       // Sent synchronously, unless compressing or too much is queued.
-      const sent = this.#conn.send(message);
+      const sent = this.#conn.sendCall({ id, method, args, kwargs, deadline, credit });
       if (sent === undefined) return pending.state.result;
-      return this.#afterSend(id, sent, pending.state);
+      return this.#afterSend(key, sent, pending.state);
     } catch (err) {
-      if (id !== undefined) this.#forget(id);
+      if (key !== undefined) this.#forget(key);
       return Promise.reject(err);
     }
   }
 
-  async #afterSend(id: string, sent: Promise<void>, state: CallState): Promise<unknown> {
+  async #afterSend(key: number, sent: Promise<void>, state: CallState): Promise<unknown> {
     // Observed from here on: a call failed while its send is still pending is not unhandled.
     state.result.catch(() => {});
     try {
       await sent;
     } catch (err) {
-      this.#forget(id);
+      this.#forget(key);
       throw err;
     }
     return await state.result;
   }
 
-  #startTimer(id: string, method: string, timeout: number): ReturnType<typeof setTimeout> {
+  #startTimer(pending: Pending, method: string, timeout: number): ReturnType<typeof setTimeout> {
+    const { key, id } = pending;
     return setTimeout(() => {
       const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
-      this.#giveUp(id, late);
+      this.#giveUp(key, late);
     }, timeout * 1000);
   }
 
-  #listen(id: string, signal: AbortSignal): () => void {
-    const onAbort = () => this.#giveUp(id, signal.reason);
+  #listen(key: number, signal: AbortSignal): () => void {
+    const onAbort = () => this.#giveUp(key, signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     return () => signal.removeEventListener("abort", onAbort);
   }
@@ -398,7 +424,7 @@ export class ClientSession {
         const { messages, sizes } = batch;
         for (let i = 0; i < messages.length; i++) this.#receive(messages[i], sizes[i]);
         const full = this.#fullStream();
-        if (full) {
+        if (full !== undefined) {
           this.#paused = true;
           await this.#untilTaken(full);
           this.#paused = false;
@@ -420,8 +446,8 @@ export class ClientSession {
       const reason = this.#closeReason ??= new ConnectionLostError(
         `the connection to ${this.remoteAddress} was lost; calls in flight may or may not have run`,
       );
-      for (const [id, pending] of this.#pending) {
-        this.#forget(id);
+      for (const [key, pending] of this.#pending) {
+        this.#forget(key);
         pending.state.fail(reason);
       }
     }
@@ -443,12 +469,11 @@ export class ClientSession {
       }
       return;
     }
-    const id = String(body.ID);
-    const pending = this.#pending.get(id);
+    const pending = this.#answered(body.ID);
     if (!pending) return; // an answer to a call given up on
-    const { state } = pending;
+    const { key, id, state } = pending;
     if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
-      this.#drop(id, pending);
+      this.#drop(pending);
       state.fail(errorFromCode(code, String(body.MESSAGE ?? ""), {
         id,
         exception: typeof body.EXCEPTION === "string" ? body.EXCEPTION : undefined,
@@ -459,13 +484,18 @@ export class ClientSession {
     switch (code) {
       case Code.RESULT:
       case Code.EXPIRE_WARNING:
-        this.#drop(id, pending);
+        this.#drop(pending);
         state.value(body.RESULT);
         return;
       case Code.STREAM_OPEN:
-      case Code.EXPIRE_STREAM_WARNING:
-        pending.stream = state.open(() => this.#giveUp(id), () => this.#took(id, pending));
+      case Code.EXPIRE_STREAM_WARNING: {
+        const stream = state.open(() => this.#giveUp(key), () => this.#took(pending));
+        if (stream) {
+          pending.stream = stream;
+          this.#streams++;
+        }
         return;
+      }
       case Code.STREAM_ITEM: {
         // Counted as the server counts it; tiny items count MIN_ITEM_CHARGE, so that a buffer
         // of bytes also bounds how many items it holds.
@@ -475,44 +505,54 @@ export class ClientSession {
         return;
       }
       case Code.STREAM_END:
-        this.#drop(id, pending);
+        this.#drop(pending);
         state.end();
         return;
     }
   }
 
-  // The caller no longer waits for call `id` (timeout, abort, a stream left early): it fails with
-  // `reason` if still pending, and the server is told to stop it if it can be.
-  #giveUp(id: string, reason?: unknown): void {
-    const pending = this.#pending.get(id);
+  // The call an answer's `ID` names, if it is still waiting: `ID` must be exactly this
+  // session's prefix then the call's number.
+  #answered(id: unknown): Pending | undefined {
+    const prefix = this.#idPrefix;
+    if (typeof id !== "string" || !id.startsWith(prefix)) return undefined;
+    const pending = this.#pending.get(Number(id.slice(prefix.length)));
+    return pending?.id === id ? pending : undefined;
+  }
+
+  // The caller no longer waits for call `key` (timeout, abort, a stream left early): it fails
+  // with `reason` if still pending, and the server is told to stop it if it can be.
+  #giveUp(key: number, reason?: unknown): void {
+    const pending = this.#pending.get(key);
     if (!pending) return;
-    this.#forget(id);
+    this.#drop(pending);
     if (reason !== undefined) pending.state.fail(reason);
     if (!this.#extensions.has("cancel") || !this.#conn.open) return;
+    const { id } = pending;
     // A failed send means the connection is gone; the read loop reports that.
     Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CANCEL: id })).catch(() => {});
   }
 
-  // Releases what call `id` holds: its timer, its signal listener, its entry.
-  #forget(id: string): void {
-    const pending = this.#pending.get(id);
-    if (pending) this.#drop(id, pending);
+  // Releases what call `key` holds: its timer, its signal listener, its entry.
+  #forget(key: number): void {
+    const pending = this.#pending.get(key);
+    if (pending) this.#drop(pending);
   }
 
-  // #forget for `pending`, the entry of call `id`.
-  #drop(id: string, pending: Pending): void {
+  // #forget for `pending`.
+  #drop(pending: Pending): void {
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.unlisten?.();
-    this.#pending.delete(id);
+    if (this.#pending.delete(pending.key) && pending.stream) this.#streams--;
     this.#wakeReadLoop();
   }
 
-  // The reader took an item of call `id`'s stream: wake a read loop waiting for room, and grant
+  // The reader took an item of `pending`'s stream: wake a read loop waiting for room, and grant
   // the server what is free again of the stream's buffer (credit), at least half of it at once.
-  #took(id: string, pending: Pending): void {
+  #took(pending: Pending): void {
     this.#wakeReadLoop();
-    const { credit, stream } = pending;
-    if (!credit || !stream || !this.#pending.has(id) || !this.#conn.open) return;
+    const { key, id, credit, stream } = pending;
+    if (!credit || !stream || !this.#pending.has(key) || !this.#conn.open) return;
     const held = credit.granted - credit.received + stream.bufferedBytes;
     const BYTES = this.#buffer - held;
     if (BYTES < this.#buffer / 2) return;
@@ -524,18 +564,18 @@ export class ClientSession {
   // A stream holding a full buffer of unread items: the socket is not read until it has room.
   // Only without credit (pymprpc): with it the server keeps within the buffer, and pausing could
   // deadlock a reader that waits for another call's answer before it takes the next item.
-  #fullStream(): string | undefined {
-    if (this.#credit) return undefined;
-    for (const [id, { stream }] of this.#pending) {
-      if (stream && stream.bufferedBytes >= this.#buffer) return id;
+  #fullStream(): number | undefined {
+    if (this.#credit || this.#streams === 0) return undefined;
+    for (const [key, { stream }] of this.#pending) {
+      if (stream && stream.bufferedBytes >= this.#buffer) return key;
     }
     return undefined;
   }
 
-  // Waits until the reader of call `id` has taken half its buffer, or the call is over.
-  async #untilTaken(id: string): Promise<void> {
+  // Waits until the reader of call `key` has taken half its buffer, or the call is over.
+  async #untilTaken(key: number): Promise<void> {
     while (this.#conn.open) {
-      const stream = this.#pending.get(id)?.stream;
+      const stream = this.#pending.get(key)?.stream;
       if (!stream || stream.bufferedBytes <= this.#buffer / 2) return;
       await this.#taken.wait();
     }

@@ -27,6 +27,58 @@ import { Code, type Compression, type Message, VERSION } from "../protocol/messa
 
 const STREAM_ITEM = Code.STREAM_ITEM;
 
+/** A call that waits for its answer (`RETURN: true`), as {@linkcode Codec.encodeCall} sends it. */
+export interface OutgoingCall {
+  /** `ID`. */
+  id: string;
+  /** `METHOD`. */
+  method: string;
+  /** `ARGS`. */
+  args: unknown[];
+  /** `KWARGS`: sent only if it has keys. */
+  kwargs: Record<string, unknown>;
+  /** `DEADLINE` (the `deadline` extension), if any. */
+  deadline?: number;
+  /** `CREDIT` (the `credit` extension), if any. */
+  credit?: number;
+}
+
+/**
+ * The message of `call`: `{ MPRPC, ID, METHOD, RETURN: true, KWARGS?, DEADLINE?, CREDIT?, ARGS }`,
+ * in that order (a map's order means nothing to a peer; `ARGS`, often the big part, last),
+ * `KWARGS` only if it has keys.
+ */
+export function callMessage(call: OutgoingCall): Message {
+  const message: Message = { MPRPC: VERSION, ID: call.id, METHOD: call.method, RETURN: true };
+  if (hasKeys(call.kwargs)) message.KWARGS = call.kwargs;
+  if (call.deadline !== undefined) message.DEADLINE = call.deadline;
+  if (call.credit !== undefined) message.CREDIT = call.credit;
+  message.ARGS = call.args;
+  return message;
+}
+
+// Whether `object` has an own enumerable key (`Object.keys(object).length > 0`, with no array).
+function hasKeys(object: Record<string, unknown>): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
+/**
+ * A call's payload as {@linkcode Codec.encodeCall} makes it: `head`, then `args`. Views of the
+ * codec's own buffers, in an object it reuses, valid until its next encode: send or copy them first.
+ */
+export interface CallParts {
+  /** The bytes up to the value of `ARGS`, the last field: everything else, and the key `ARGS`. */
+  head: Uint8Array;
+  /** The value of `ARGS`. */
+  args: Uint8Array;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+// The most method names whose bytes a codec keeps (see Codec.encodeCall); past it, it starts over.
+const METHODS_KEPT = 256;
+
 /** Options of {@linkcode Codec}: what both peers agreed on in the handshake. */
 export interface CodecOptions {
   /** JSON instead of MessagePack. Default `false`. */
@@ -61,6 +113,14 @@ export class Codec {
   readonly #encoder = new Encoder({ ignoreUndefined: true });
   readonly #decoder = new Decoder();
   readonly #heads = new Map<number, Uint8Array>();
+  // For encodeCall: the envelope's start by field count, each method's bytes, the key KWARGS,
+  // and the buffer a call is assembled in.
+  readonly #callStarts = new Map<number, Uint8Array>();
+  readonly #methods = new Map<string, Uint8Array>();
+  #kwargsKey?: Uint8Array;
+  #argsKey?: Uint8Array;
+  #parts = new Uint8Array(256);
+  readonly #call: CallParts = { head: NO_BYTES, args: NO_BYTES };
 
   private constructor(options: CodecOptions, compressor?: Compressor) {
     this.#debug = options.debug ?? false;
@@ -105,6 +165,81 @@ export class Codec {
       MESSAGE: { ID: id, RESULT: null },
     });
     return whole.subarray(0, whole.length - 1);
+  }
+
+  /**
+   * The payload of `callMessage(call)` in two parts, or `undefined` when this codec compresses
+   * or speaks JSON. The envelope and the keys are made once, each method's bytes once (up to
+   * {@linkcode METHODS_KEPT} names); only `ID`, the optional fields and `ARGS` are encoded for
+   * each call. `head` then `args` are the bytes of encoding the whole message; `args` is never
+   * copied here.
+   */
+  encodeCall(call: OutgoingCall): CallParts | undefined {
+    if (this.#debug || this.#compressor) return undefined;
+    const { kwargs, deadline, credit } = call;
+    const withKwargs = hasKeys(kwargs);
+    const optional = (withKwargs ? 1 : 0) + (deadline !== undefined ? 1 : 0) +
+      (credit !== undefined ? 1 : 0);
+    const encoder = this.#encoder;
+    let at = this.#put(this.#callStart(5 + optional), 0);
+    at = this.#put(encoder.encodeSharedRef(call.id), at);
+    at = this.#put(this.#methodBytes(call.method), at);
+    if (withKwargs) {
+      at = this.#put(this.#kwargsKey ??= this.#field({ KWARGS: null }, 1), at);
+      at = this.#put(encoder.encodeSharedRef(kwargs), at);
+    }
+    // `{ DEADLINE: n }` without its map header is the field as the whole message has it.
+    if (deadline !== undefined) at = this.#put(this.#field({ DEADLINE: deadline }, 0), at);
+    if (credit !== undefined) at = this.#put(this.#field({ CREDIT: credit }, 0), at);
+    at = this.#put(this.#argsKey ??= this.#field({ ARGS: null }, 1), at);
+    const parts = this.#call;
+    parts.head = this.#parts.subarray(0, at);
+    parts.args = encoder.encodeSharedRef(call.args);
+    return parts;
+  }
+
+  // The encoding of the map `field` (a few keys: a one-byte header) without its header and its
+  // last `drop` bytes; a view of the encoder's buffer unless `drop` (then a copy, to keep).
+  #field(field: Message, drop: number): Uint8Array {
+    const bytes = this.#encoder.encodeSharedRef(field);
+    return drop ? bytes.slice(1, bytes.length - drop) : bytes.subarray(1);
+  }
+
+  // A call's bytes up to the value of ID, for a call message of `fields` fields.
+  #callStart(fields: number): Uint8Array {
+    let start = this.#callStarts.get(fields);
+    if (!start) {
+      // The message with nil for every value (0xc0): its start is the same for any values.
+      const keys = ["MPRPC", "ID", "METHOD", "RETURN", "KWARGS", "DEADLINE", "CREDIT", "ARGS"];
+      const nils = Object.fromEntries(keys.slice(0, fields).map((key) => [key, null]));
+      const whole = this.#encoder.encode({ ...nils, MPRPC: VERSION });
+      const upToId = this.#encoder.encode({ MPRPC: VERSION, ID: null }).length - 1;
+      this.#callStarts.set(fields, start = whole.subarray(0, upToId));
+    }
+    return start;
+  }
+
+  // `"METHOD" method "RETURN" true`, the bytes after a call's ID.
+  #methodBytes(method: string): Uint8Array {
+    let bytes = this.#methods.get(method);
+    if (!bytes) {
+      bytes = this.#field({ METHOD: method, RETURN: true }, 0).slice();
+      if (this.#methods.size >= METHODS_KEPT) this.#methods.clear();
+      this.#methods.set(method, bytes);
+    }
+    return bytes;
+  }
+
+  // Copies `bytes` into the call buffer at `at`, growing it; where they end.
+  #put(bytes: Uint8Array, at: number): number {
+    const end = at + bytes.length;
+    if (end > this.#parts.length) {
+      const grown = new Uint8Array(Math.max(end, 2 * this.#parts.length));
+      grown.set(this.#parts.subarray(0, at));
+      this.#parts = grown;
+    }
+    this.#parts.set(bytes, at);
+    return end;
   }
 
   /** Whether encoding and decoding are synchronous (no compression). */

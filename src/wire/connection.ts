@@ -20,6 +20,7 @@ import { pullThrough } from "./pull_through.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
+import { callMessage, type OutgoingCall } from "./codec.ts";
 
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -167,6 +168,25 @@ export class Connection {
     // The head ends with the key "RESULT", none of whose bytes is in the terminator: a
     // terminator cannot straddle the two, so checking each is checking the payload.
     return this.#queue(encoded, onQueued, head);
+  }
+
+  /**
+   * Sends the call `callMessage(call)`, as {@linkcode send} does; only its `ID`, `ARGS` and the
+   * optional fields are encoded for each call (see `Codec.encodeCall`).
+   */
+  sendCall(call: OutgoingCall): Promise<void> | undefined {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    let parts;
+    try {
+      parts = this.#codec.encodeCall(call);
+    } catch (cause) {
+      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+    }
+    if (!parts) return this.send(callMessage(call));
+    // The head ends with the key "ARGS", whose last byte, "S", is not in the terminator: a
+    // terminator cannot straddle it and `args`, so checking each is checking the payload.
+    if (!this.#length32) assertFramable(parts.head);
+    return this.#queue(parts.args, undefined, parts.head);
   }
 
   #queue(

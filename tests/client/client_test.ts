@@ -116,13 +116,19 @@ test("client: errors are the classes of their codes, with id, exception and data
     assert.equal(err.exception, "SyntaxError");
     assert.equal(err.message, "bad thing");
     assert.deepEqual(err.data, { METHOD: "boom", ARGS: [], KWARGS: {} });
-    assert.match(err.id!, /^[0-9a-f-]{36}$/);
+    // An answered call's ID: the session's random prefix, then the call's number on it.
+    assert.match(err.id!, /^[0-9a-f]{8}\.\d+$/);
+    const again = await rpc.boom().catch((e: RPCRuntimeError) => e);
+    assert.equal(again.id!.split(".")[0], err.id!.split(".")[0]);
+    assert.equal(Number(again.id!.split(".")[1]), Number(err.id!.split(".")[1]) + 1);
   });
 });
 
 test("client: delay sends RETURN false; system.getresult fetches the outcome", async () => {
   await withRpc({}, async (rpc) => {
     const id = await rpc.delay("testfunc", [2, 3]);
+    // Anyone presenting it gets the outcome: a RETURN: false call's ID stays a UUID4.
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(await rpc.system.getresult(id), 5);
     const streamId = await rpc.delay("testcorogen", [0, 3]);
     const items = [];

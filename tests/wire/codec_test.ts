@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFile, test } from "../test_platform.deno.ts";
 import { ProtocolException } from "../../mod.ts";
-import { Codec, MessageDecoder } from "../../src/wire/codec.ts";
-import type { Compression } from "../../src/protocol/messages.ts";
+import { callMessage, Codec, MessageDecoder, type OutgoingCall } from "../../src/wire/codec.ts";
+import { type Compression, TERMINATOR } from "../../src/protocol/messages.ts";
 import { runPython } from "../interop/python.ts";
 import { concat } from "../helpers.ts";
 
@@ -128,6 +128,46 @@ test("codec: an answer's head and its encoded MESSAGE are the bytes of the whole
   }
   assert.equal((await Codec.create({ debug: true })).answerHead(200), undefined);
   assert.equal((await Codec.create({ compression: "zlib" })).answerHead(200), undefined);
+});
+
+test("codec: a call's parts are the bytes of the whole call message", async () => {
+  const codec = await Codec.create();
+  const ids = ["a", "é-1", "6f1c3a2e-8d2b-4b7e-9a51-0f1e6a7c2b90", "x".repeat(300)];
+  const methods = ["add", "system.listMethods", "é", "m".repeat(40)];
+  const argss = [[], [1, 2], ["##", { x: null }, new Uint8Array(3)], [2 ** 40, -1.5, undefined]];
+  const kwargss = [{}, { b: 4 }, { a: [1], z: { y: "é" } }];
+  const extras = [{}, { deadline: 1500 }, { credit: 4194304 }, { deadline: 0.5, credit: 64 }];
+  for (const id of ids) {
+    for (const method of methods) {
+      for (const args of argss) {
+        for (const kwargs of kwargss) {
+          for (const extra of extras) {
+            const call: OutgoingCall = { id, method, args, kwargs, ...extra };
+            const whole = (codec.encode(callMessage(call)) as Uint8Array).slice();
+            const { head, args: a } = codec.encodeCall(call)!;
+            assert.deepEqual(concat([head, a]), whole);
+            // What lets a connection check the parts one by one (see Connection.sendCall): no
+            // terminator can straddle them.
+            if (a.length > 0) assert.equal(TERMINATOR.indexOf(head.at(-1)!), -1);
+          }
+        }
+      }
+    }
+  }
+  // `KWARGS` only with keys, the extensions, and `ARGS` last.
+  assert.deepEqual(
+    callMessage({ id: "c1", method: "f", args: [1], kwargs: {}, deadline: 5, credit: 9 }),
+    { MPRPC: "0.1", ID: "c1", METHOD: "f", RETURN: true, ARGS: [1], DEADLINE: 5, CREDIT: 9 },
+  );
+  assert.equal(
+    (await Codec.create({ debug: true })).encodeCall({
+      id: "a",
+      method: "f",
+      args: [],
+      kwargs: {},
+    }),
+    undefined,
+  );
 });
 
 test("codec: a stream item's head and its encoded value are the bytes of the whole item", async () => {

@@ -88,6 +88,43 @@ test("connection: an unframable message throws and sends nothing; a closed one r
   assert.throws(() => conn.send({ X: 1 }), RpcUnavailableException);
 });
 
+test("connection: a call leaves as its whole message; one holding the terminator throws", async () => {
+  const memory = memorySocket();
+  const conn = new Connection(memory.socket, await Codec.create());
+  const call = { id: "c1", method: "f", args: [1, "x"], kwargs: { k: 2 }, deadline: 5, credit: 64 };
+  const written = memory.nextWrite();
+  conn.sendCall(call);
+  conn.sendCall({ id: "c2", method: "g", args: [], kwargs: {} });
+  // Wherever the terminator is, the call is refused and nothing is queued.
+  const tricky = "a##PRO-END##b";
+  for (
+    const bad of [
+      { ...call, id: tricky },
+      { ...call, method: tricky },
+      { ...call, args: [tricky] },
+      { ...call, kwargs: { [tricky]: 1 } },
+      { ...call, kwargs: { k: tricky } },
+    ]
+  ) assert.throws(() => conn.sendCall(bad), ResultLimitError);
+  assert.throws(() => conn.sendCall({ ...call, args: [1n << 70n] }), ResultLimitError);
+  await written;
+  assert.deepEqual(frames(memory.writes[0]), [
+    {
+      MPRPC: "0.1",
+      ID: "c1",
+      METHOD: "f",
+      RETURN: true,
+      ARGS: [1, "x"],
+      KWARGS: { k: 2 },
+      DEADLINE: 5,
+      CREDIT: 64,
+    },
+    { MPRPC: "0.1", ID: "c2", METHOD: "g", RETURN: true, ARGS: [] },
+  ]);
+  await conn.close();
+  assert.throws(() => conn.sendCall(call), RpcUnavailableException);
+});
+
 test("connection: compressed messages leave in the order they were sent, whichever compresses first", async () => {
   const memory = memorySocket();
   // lzma compresses on the thread pool (a native addon), in Deno as in Node.

@@ -1,8 +1,8 @@
 /**
  * One peer, client or server side: decoded messages in, messages out.
  *
- * Inbound is a pipeline of Web stream stages, socket → frame splitter ({@linkcode Splitting}) →
- * message decoder ({@linkcode messageDecoding}), each linked to the one before it by
+ * Inbound is the socket's stream, then one stage that splits frames ({@linkcode Splitting}) and
+ * decodes messages ({@linkcode messageDecoding}), {@linkcode chain}ed, linked to the socket by
  * {@linkcode pullThrough}: a connection waiting for its peer holds one pending socket read and
  * no pipes. Outbound, {@linkcode Connection.send} encodes and checks each message itself, so
  * that one that cannot be framed fails only its caller, then hands it to a
@@ -16,7 +16,7 @@ import { type Codec, type MessageBatch, messageDecoding } from "./codec.ts";
 import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
 import { FrameJoiner } from "./frame_joiner.ts";
 import { Splitting } from "./frame_splitter.ts";
-import { pullThrough } from "./pull_through.ts";
+import { chain, pullThrough } from "./pull_through.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
@@ -60,8 +60,8 @@ export class Connection {
     this.#splitter = new Splitting(options);
     this.#limit = options.maxMessageSize ?? codec.maxMessageSize;
     this.messages = pullThrough(
-      pullThrough(socket.readable, this.#splitter),
-      messageDecoding(codec, () => this.#limit),
+      socket.readable,
+      chain(this.#splitter, messageDecoding(codec, () => this.#limit)),
     );
   }
 

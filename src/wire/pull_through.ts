@@ -55,6 +55,57 @@ export function pullThrough<I, O>(
   return new ReadableStream<O>(new PullSource(source.getReader(), stage), { highWaterMark: 0 });
 }
 
+/**
+ * `first`, then `second` on each chunk `first` puts out, as one stage: one stream where a
+ * connection would otherwise keep two. `first` must be synchronous. `second` may be asynchronous:
+ * its work on successive chunks runs one after the other, in order, also for chunks `first` puts
+ * out outside a transform (`first` keeps its output from `start`); a transform of the whole
+ * resolves once `second` is done with what `first` put out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chain, pullThrough } from "./pull_through.ts";
+ * const words = chain<string, string, number>(
+ *   { transform: (text, out) => text.split(" ").forEach((word) => out.enqueue(word)) },
+ *   { transform: async (word, out) => out.enqueue(await Promise.resolve(word.length)) },
+ * );
+ * const lengths = pullThrough(ReadableStream.from(["a bb", "ccc"]), words).getReader();
+ * assert.deepEqual([(await lengths.read()).value, (await lengths.read()).value], [1, 2]);
+ * assert.equal((await lengths.read()).value, 3);
+ * ```
+ */
+export function chain<A, B, C>(first: Stage<A, B>, second: Stage<B, C>): Stage<A, C> {
+  let output: StageOutput<C>;
+  // `second`'s asynchronous work, while some runs: the next chunk waits for it.
+  let running: Promise<void> | undefined;
+  const middle: StageOutput<B> = {
+    enqueue(chunk) {
+      const work = running
+        ? running.then(() => second.transform(chunk, output))
+        : second.transform(chunk, output);
+      if (!work) return;
+      const mine = running = work;
+      // A failure errors the stream at once, also for work begun outside a transform.
+      mine.then(() => {
+        if (running === mine) running = undefined;
+      }, (reason) => output.error(reason));
+    },
+    error: (reason) => output.error(reason),
+  };
+  return {
+    start(out) {
+      output = out;
+      first.start?.(middle);
+      second.start?.(out);
+    },
+    transform(chunk) {
+      first.transform(chunk, middle);
+      return running;
+    },
+  };
+}
+
 // One object per stage: the underlying source, and the output the stage writes to.
 class PullSource<I, O> implements StageOutput<O> {
   readonly #source: ReadableStreamDefaultReader<I>;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
-import { pullThrough } from "../../src/wire/pull_through.ts";
+import { chain, pullThrough } from "../../src/wire/pull_through.ts";
 import { collect } from "../helpers.ts";
 
 test("pullThrough: reads on past input that yields nothing, and ends with its source", async () => {
@@ -58,4 +58,47 @@ test("pullThrough: output enqueued outside a transform is read in order", async 
   assert.equal((await reader.read()).value, "c");
   await writer.close();
   assert.equal((await reader.read()).done, true);
+});
+
+test("chain: an asynchronous second stage keeps the order, also of output put out outside a transform", async () => {
+  let early!: { enqueue(chunk: number): void };
+  const { readable, writable } = new TransformStream<number, number>();
+  const stages = chain<number, number, string>(
+    { start: (out) => void (early = out), transform: (n, out) => out.enqueue(n) },
+    {
+      // Later chunks finish first unless they wait their turn.
+      async transform(n, out) {
+        for (let i = 0; i < 10 - n; i++) await Promise.resolve();
+        out.enqueue(`#${n}`);
+      },
+    },
+  );
+  const reader = pullThrough(readable, stages).getReader();
+  const writer = writable.getWriter();
+  void writer.write(1);
+  assert.equal((await reader.read()).value, "#1");
+  // Put out between transforms (as a splitter re-reads buffered bytes), then a chunk that
+  // would finish first.
+  early.enqueue(2);
+  early.enqueue(3);
+  void writer.write(4);
+  const got = [(await reader.read()).value, (await reader.read()).value];
+  assert.deepEqual([...got, (await reader.read()).value], ["#2", "#3", "#4"]);
+  await writer.close();
+  assert.equal((await reader.read()).done, true);
+});
+
+test("chain: a failure of the second stage outside a transform errors the stream", async () => {
+  let early!: { enqueue(chunk: number): void };
+  const failure = new Error("bad payload");
+  const reader = pullThrough(
+    new ReadableStream<number>({ pull() {} }), // no bytes ever come: only the early chunk
+    chain<number, number, number>(
+      { start: (out) => void (early = out), transform: (n, out) => out.enqueue(n) },
+      { transform: () => Promise.reject(failure) },
+    ),
+  ).getReader();
+  const read = reader.read();
+  early.enqueue(1);
+  await assert.rejects(read, failure);
 });

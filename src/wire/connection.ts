@@ -46,6 +46,7 @@ export class Connection {
   #length32 = false;
   // Carrying queued frames to the socket, while any are queued (see #carry).
   #carrying?: Promise<void>;
+  #writer?: WritableStreamDefaultWriter<Uint8Array>;
   #open = true;
   // Settles once the last compressed message is queued (or failed). Compressing runs
   // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
@@ -203,26 +204,21 @@ export class Connection {
     return wait;
   }
 
-  // Pipes the joiner's frames to the socket until none are queued, then stops, holding nothing
-  // (a pipe would keep a read pending for the connection's whole life). It starts a turn after
-  // the push that started it, so that the frames pushed in the same turn leave in one write.
+  // Writes the joiner's frames to the socket until none are queued, then stops: an idle
+  // connection has no write pending (a pipe would keep a read pending for the connection's whole
+  // life). It starts a turn after the push that started it, so that the frames pushed in the same
+  // turn leave in one write. The socket's writer is kept: taking it for every write would cost a
+  // lone answer more than the write.
   async #carry(): Promise<void> {
     await undefined;
-    const reader = this.#joiner.readable.getReader();
-    const writer = this.#socket.writable.getWriter();
+    const writer = this.#writer ??= this.#socket.writable.getWriter();
     try {
-      while (this.#joiner.queued) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        await writer.write(value);
-      }
+      for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) await writer.write(chunk);
     } catch {
       // A failed write means the peer is gone: drop what is queued and release anyone waiting
       // to send. The reader sees the same and ends the session.
       this.abort();
     } finally {
-      reader.releaseLock();
-      writer.releaseLock();
       this.#carrying = undefined;
     }
   }

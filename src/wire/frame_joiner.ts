@@ -96,9 +96,12 @@ export class FrameJoiner {
     return this.#drained.promise;
   }
 
-  /** Whether frames are queued, waiting for the next read of `readable`. */
-  get queued(): boolean {
-    return this.#size > 0;
+  /**
+   * Everything queued, framed, in one buffer, as a read of `readable` gives it; `undefined` when
+   * nothing is. For an owner that writes to its socket itself.
+   */
+  takeQueued(): Uint8Array | undefined {
+    return this.#size === 0 ? undefined : this.#take();
   }
 
   /** Whether more than the high-water mark is queued, waiting for the socket. */

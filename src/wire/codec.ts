@@ -145,9 +145,10 @@ export class Codec {
     if (this.#debug || this.#compressor) return undefined;
     let head = this.#heads.get(code);
     if (!head) {
-      // The whole message with a nil MESSAGE (the last byte, 0xc0), which the head leaves off.
-      const whole = this.#encoder.encode({ MPRPC: VERSION, CODE: code, MESSAGE: null });
-      this.#heads.set(code, head = whole.subarray(0, whole.length - 1));
+      this.#heads.set(
+        code,
+        head = this.#upToLastNil({ MPRPC: VERSION, CODE: code, MESSAGE: null }),
+      );
     }
     return head;
   }
@@ -159,11 +160,17 @@ export class Codec {
    */
   itemHead(id: string): Uint8Array | undefined {
     if (this.#debug || this.#compressor) return undefined;
-    const whole = this.#encoder.encode({
+    return this.#upToLastNil({
       MPRPC: VERSION,
       CODE: STREAM_ITEM,
       MESSAGE: { ID: id, RESULT: null },
     });
+  }
+
+  // The encoding of `message`, whose last value is nil (the last byte, 0xc0), without that byte:
+  // what comes before the value that will take its place. A copy, to keep.
+  #upToLastNil(message: Message): Uint8Array {
+    const whole = this.#encoder.encode(message);
     return whole.subarray(0, whole.length - 1);
   }
 

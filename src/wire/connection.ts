@@ -22,6 +22,10 @@ import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
 import { callMessage, type OutgoingCall } from "./codec.ts";
 
+function unencodable(cause: unknown): ResultLimitError {
+  return new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+}
+
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** The most bytes one inbound message may have. */
@@ -100,13 +104,7 @@ export class Connection {
    * payload's size, framing not included, once it is queued (flow control counts it).
    */
   send(message: Message, onQueued?: (bytes: number) => void): Promise<void> | undefined {
-    if (!this.#open) throw new RpcUnavailableException("connection is closed");
-    let encoded: Uint8Array | Promise<Uint8Array>;
-    try {
-      encoded = this.#codec.encode(message);
-    } catch (cause) {
-      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
-    }
+    const encoded = this.#encode(message);
     if (encoded instanceof Uint8Array) return this.#queue(encoded, onQueued);
     let pushed: Promise<void> | undefined;
     const queued = Promise.all([encoded, this.#compressing]).then(([payload]) => {
@@ -127,16 +125,9 @@ export class Connection {
   ): Promise<void> | undefined {
     const head = this.#codec.answerHead(code);
     if (!head) return this.send({ MPRPC: VERSION, CODE: code, MESSAGE: body }, onQueued);
-    if (!this.#open) throw new RpcUnavailableException("connection is closed");
-    let encoded: Uint8Array;
-    try {
-      encoded = this.#codec.encode(body) as Uint8Array;
-    } catch (cause) {
-      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
-    }
     // The head holds no "#", and the body starts with a map's type byte, so a terminator can
     // only lie inside the body: checking it is checking the whole payload.
-    return this.#queue(encoded, onQueued, head);
+    return this.#queue(this.#encode(body) as Uint8Array, onQueued, head);
   }
 
   /**
@@ -159,16 +150,9 @@ export class Connection {
     value: unknown,
     onQueued?: (bytes: number) => void,
   ): Promise<void> | undefined {
-    if (!this.#open) throw new RpcUnavailableException("connection is closed");
-    let encoded: Uint8Array;
-    try {
-      encoded = this.#codec.encode(value as Message) as Uint8Array;
-    } catch (cause) {
-      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
-    }
     // The head ends with the key "RESULT", none of whose bytes is in the terminator: a
     // terminator cannot straddle the two, so checking each is checking the payload.
-    return this.#queue(encoded, onQueued, head);
+    return this.#queue(this.#encode(value) as Uint8Array, onQueued, head);
   }
 
   /**
@@ -181,13 +165,25 @@ export class Connection {
     try {
       parts = this.#codec.encodeCall(call);
     } catch (cause) {
-      throw new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
+      throw unencodable(cause);
     }
     if (!parts) return this.send(callMessage(call));
     // The head ends with the key "ARGS", whose last byte, "S", is not in the terminator: a
     // terminator cannot straddle it and `args`, so checking each is checking the payload.
     if (!this.#length32) assertFramable(parts.head);
     return this.#queue(parts.args, undefined, parts.head);
+  }
+
+  // The payload of `value` (see Codec.encode: synchronous without compression). Throws
+  // `RpcUnavailableException` once the connection is closing, `ResultLimitError` if `value`
+  // cannot be encoded.
+  #encode(value: unknown): Uint8Array | Promise<Uint8Array> {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    try {
+      return this.#codec.encode(value as Message);
+    } catch (cause) {
+      throw unencodable(cause);
+    }
   }
 
   #queue(

@@ -7,6 +7,8 @@ export {
   AsyncRPC,
   type AsyncRPCClient,
   type CallOptions,
+  type ClientMiddleware,
+  type ClientMiddlewareContext,
   type ClientOptions,
   type DisconnectDetail,
   type ReconnectDetail,

@@ -37,3 +37,17 @@ export const loadXz = () => import("npm:@napi-rs/lzma@~1.4.5");
  * `ReadableStream` that decodes 64 KiB at a time, so decoding stops at `maxMessageSize`.
  */
 export const loadXzDecoder = () => import("npm:xz-decompress@^0.2.3");
+
+/**
+ * The OpenTelemetry API: a no-op until the application registers an SDK. Used only with the
+ * `tracing` option (see src/call/tracing.ts).
+ */
+export {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "npm:@opentelemetry/api@^1.9.0";
+export type { Context, Span, Tracer } from "npm:@opentelemetry/api@^1.9.0";

@@ -10,6 +10,8 @@ export {
   type Handler,
   type InstanceOptions,
   type MethodOptions,
+  type Middleware,
+  type MiddlewareContext,
   type ModuleOptions,
   Server,
   type ServerOptions,

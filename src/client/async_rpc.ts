@@ -28,8 +28,18 @@ import {
   type ReconnectOptions,
 } from "./client_session.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
+import { checkMiddleware, runAround } from "../call/middleware.ts";
+import type { TraceCarrier } from "../protocol/call_message.ts";
+import type { ClientMiddleware, ClientMiddlewareContext } from "./middleware.ts";
+import { traceCall } from "./tracing.ts";
 
-export type { CallOptions, ClientOptions, ReconnectOptions };
+export type {
+  CallOptions,
+  ClientMiddleware,
+  ClientMiddlewareContext,
+  ClientOptions,
+  ReconnectOptions,
+};
 
 /** The `detail` of an {@linkcode AsyncRPC} `"disconnect"` event. */
 export interface DisconnectDetail {
@@ -142,6 +152,8 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
   #openedAt = 0;
   // The broker that last named a server: asked first next time.
   #broker = 0;
+  // Replaced, never changed in place: a call runs the chain it started with.
+  #middleware: readonly ClientMiddleware[] = [];
 
   /**
    * Creates a client for `url`: a server (`tcp://user:pass@host:port`), or brokers that name one
@@ -228,9 +240,84 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.#middleware.length > 0 || this.#options.tracing) {
+      return this.#callAround(method, args, kwargs, options) as Promise<T>;
+    }
+    return this.#send(method, args, kwargs, options) as Promise<T>;
+  }
+
+  /**
+   * Adds `middleware` around every call made from now on (`call`, attribute calls, `with()`
+   * views; not `delay`, whose outcome `system.getresult` fetches later), inside the middleware
+   * added before it: the first added runs first. With `tracing`, the call's span encloses them
+   * all. See {@linkcode ClientMiddleware}.
+   *
+   * @example Retrying a call the server was too busy for, and timing calls
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AsyncRPC, RpcUnavailableException, Server } from "mprpc";
+   *
+   * await using server = new Server({ port: 0 });
+   * let busy = 2;
+   * server.registerFunction(function add(a: number, b: number) {
+   *   if (busy-- > 0) throw new RpcUnavailableException("busy");
+   *   return a + b;
+   * });
+   * await server.listen();
+   *
+   * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+   * const log: string[] = [];
+   * rpc.use(async (ctx, next) => {
+   *   const started = performance.now();
+   *   const result = await next();
+   *   log.push(`${ctx.method}(${ctx.args}) in ${(performance.now() - started).toFixed(1)} ms`);
+   *   return result;
+   * });
+   * rpc.use(async (_ctx, next) => {
+   *   for (let attempt = 1;; attempt++) {
+   *     try {
+   *       return await next();
+   *     } catch (err) {
+   *       if (!(err instanceof RpcUnavailableException) || attempt === 3) throw err;
+   *     }
+   *   }
+   * });
+   * assert.equal(await rpc.add(1, 2), 3);
+   * assert.equal(log.length, 1);
+   * ```
+   */
+  use(middleware: ClientMiddleware): this {
+    checkMiddleware(middleware);
+    this.#middleware = [...this.#middleware, middleware];
+    return this.#proxy;
+  }
+
+  // Each time `next()` is called the call is sent anew (a retry): with a new ID, and the span's
+  // trace context (`trace`).
+  #callAround(
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options?: CallOptions,
+  ): Promise<unknown> {
+    const ctx: ClientMiddlewareContext = { method, args, kwargs, options: { ...options } };
+    const chain = this.#middleware;
+    const run = (trace?: TraceCarrier) =>
+      runAround(chain, ctx, (c) => this.#send(c.method, c.args, c.kwargs, c.options, trace));
+    return this.#options.tracing ? traceCall(method, run) : run();
+  }
+
+  // Sends the call on the open connection, or on the next one.
+  #send(
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options?: CallOptions,
+    trace?: TraceCarrier,
+  ): Promise<unknown> {
     const session = this.#session;
-    if (session?.open) return session.call(method, args, kwargs, options) as Promise<T>;
-    return this.#callLater(method, args, kwargs, options) as Promise<T>;
+    if (session?.open) return session.call(method, args, kwargs, options, trace);
+    return this.#callLater(method, args, kwargs, options, trace);
   }
 
   /**
@@ -398,13 +485,14 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     args: unknown[],
     kwargs: Record<string, unknown>,
     options?: CallOptions,
+    trace?: TraceCarrier,
   ): Promise<unknown> {
     const started = Date.now();
     const timeout = limit(options?.timeout ?? this.#options.timeout);
     const session = await this.#reconnected(this.#waitLimit(timeout), options?.signal);
-    if (timeout === undefined) return await session.call(method, args, kwargs, options);
+    if (timeout === undefined) return await session.call(method, args, kwargs, options, trace);
     const left = Math.max(0.001, timeout - (Date.now() - started) / 1000);
-    return await session.call(method, args, kwargs, { ...options, timeout: left });
+    return await session.call(method, args, kwargs, { ...options, timeout: left }, trace);
   }
 
   #waitLimit(timeout?: number): number {

@@ -30,7 +30,7 @@ import type { HostPort, ServerAddress } from "../protocol/address.ts";
 import type { TlsClientOptions } from "../platform/transport.ts";
 import { connect } from "../platform/transport.deno.ts";
 import type { Codec } from "../wire/codec.ts";
-import { creditCharge } from "../protocol/call_message.ts";
+import { creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
@@ -82,6 +82,15 @@ export interface ClientOptions {
    * certificate. Default: `{}`.
    */
   tls?: TlsClientOptions;
+  /**
+   * A span per call through the OpenTelemetry API (`@opentelemetry/api`; a no-op until the
+   * application registers an SDK), a child of the span active where the call is made; its trace
+   * context goes with the call to a server that accepted the `trace` extension (mprpc), never to
+   * one that did not (pymprpc). `AsyncRPC` only: `RPC`'s calls run in a worker, outside the
+   * application's tracer, and it refuses the option. See README, "Tracing".
+   * @default {false}
+   */
+  tracing?: boolean;
 }
 
 /** How {@linkcode ClientOptions.reconnect} waits between attempts. */
@@ -124,6 +133,7 @@ export const CLIENT_OPTIONS = optionNames<ClientOptions>({
   maxMessageSize: true,
   streamBuffer: true,
   tls: true,
+  tracing: true,
 });
 
 // A stream's credit, as the client keeps it: the bytes it let the server send, and what came.
@@ -227,9 +237,10 @@ export class ClientSession {
   readonly #pending = new Map<number, Pending>();
   readonly #reading: Promise<void>;
   readonly #extensions: ReadonlySet<string>;
-  // Whether the server accepted `deadline` and `credit`: looked up once, not per call.
+  // Whether the server accepted `deadline`, `credit` and `trace`: looked up once, not per call.
   readonly #deadline: boolean;
   readonly #credit: boolean;
+  readonly #trace: boolean;
   // streamBuffer: the bytes of unread items one stream may hold.
   readonly #buffer: number;
   // Settled when a reader takes items, for a read loop paused by a full stream.
@@ -264,6 +275,7 @@ export class ClientSession {
     this.#extensions = new Set(info.EXT ?? []);
     this.#deadline = this.#extensions.has("deadline");
     this.#credit = this.#extensions.has("credit");
+    this.#trace = this.#extensions.has("trace");
     this.#buffer = options.streamBuffer ?? 4 * 1024 * 1024;
     const closed = deferred<MprpcError>();
     this.closed = closed.promise;
@@ -302,13 +314,15 @@ export class ClientSession {
 
   /**
    * Sends a call and resolves to its value, or to the `ItemStream` of its items. Never throws:
-   * whatever goes wrong rejects the promise.
+   * whatever goes wrong rejects the promise. `trace`: the caller's trace context, sent if the
+   * server accepted the `trace` extension.
    */
   call(
     method: string,
     args: unknown[],
     kwargs: Record<string, unknown>,
     options?: CallOptions,
+    trace?: TraceCarrier,
   ): Promise<unknown> {
     let key: number | undefined;
     try {
@@ -342,7 +356,15 @@ export class ClientSession {
       }
       this.#pending.set(key, pending);
       // Sent synchronously, unless compressing or too much is queued.
-      const sent = this.#conn.sendCall({ id, method, args, kwargs, deadline, credit });
+      const sent = this.#conn.sendCall({
+        id,
+        method,
+        args,
+        kwargs,
+        deadline,
+        credit,
+        trace: this.#trace ? trace : undefined,
+      });
       if (sent === undefined) return pending.state.result;
       return this.#afterSend(key, sent, pending.state);
     } catch (err) {

@@ -86,6 +86,11 @@ export class RPC implements Disposable {
   constructor(url: string, options: ClientOptions = {}) {
     // A malformed URL or an unknown option fails here, not later inside the worker.
     checkOptions("ClientOptions", options, CLIENT_OPTIONS);
+    if (options.tracing) {
+      throw new TypeError(
+        "tracing is for AsyncRPC: RPC's calls run in a worker, outside the application's tracer",
+      );
+    }
     const target = parseTarget(url);
     // Each broker may take connectTimeout to answer, then the server.
     this.#hops = target.kind === "broker" ? target.address.brokers.length + 1 : 1;

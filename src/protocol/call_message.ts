@@ -22,6 +22,8 @@ export interface CallMessage {
   deadline?: number;
   /** `CREDIT` (the `credit` extension): the stream's initial window, in bytes. */
   credit?: number;
+  /** `TRACE` (the `trace` extension): the caller's trace context, as its propagator wrote it. */
+  trace?: TraceCarrier;
   /** Why the call is malformed (a 400), if it is. */
   problem?: string;
 }
@@ -39,14 +41,35 @@ export function creditCharge(bytes: number): number {
   return Math.max(bytes, MIN_ITEM_CHARGE);
 }
 
+/**
+ * A trace context as OpenTelemetry propagators write it: header-like names and values, such as
+ * `{ traceparent: "00-…-…-01", tracestate: "…" }` for W3C Trace Context.
+ */
+export type TraceCarrier = Record<string, string>;
+
+/** The most entries a `TRACE` map may have (W3C Trace Context and baggage use three). */
+export const MAX_TRACE_ENTRIES = 8;
+
+function isTraceCarrier(value: unknown): value is TraceCarrier {
+  if (!isMap(value)) return false;
+  const entries = Object.values(value);
+  return entries.length <= MAX_TRACE_ENTRIES && entries.every((v) => typeof v === "string");
+}
+
 function isDuration(value: unknown): value is number {
   return typeof value === "number" && value > 0 && Number.isFinite(value);
 }
 
+const MUST_BE = {
+  DEADLINE: "a positive number",
+  CREDIT: "a positive integer",
+  TRACE: `a map of at most ${MAX_TRACE_ENTRIES} strings`,
+};
+
 // Why an extension field is not acceptable on this connection, if it is not.
 function extensionProblem(
   message: Message,
-  field: "DEADLINE" | "CREDIT",
+  field: "DEADLINE" | "CREDIT" | "TRACE",
   extension: string,
   negotiated: ReadonlySet<string>,
   valid: (value: unknown) => boolean,
@@ -55,14 +78,12 @@ function extensionProblem(
   if (!negotiated.has(extension)) {
     return `${field} needs the '${extension}' extension, which this connection did not negotiate`;
   }
-  return valid(message[field])
-    ? undefined
-    : `${field} must be a positive ${field === "CREDIT" ? "integer" : "number"}`;
+  return valid(message[field]) ? undefined : `${field} must be ${MUST_BE[field]}`;
 }
 
 /** Reads the call `message` (which has a string `ID`), for a connection that negotiated `negotiated`. */
 export function readCall(message: Message, negotiated: ReadonlySet<string>): CallMessage {
-  const { ID, METHOD, ARGS = [], KWARGS = {}, RETURN = true, DEADLINE, CREDIT } = message;
+  const { ID, METHOD, ARGS = [], KWARGS = {}, RETURN = true, DEADLINE, CREDIT, TRACE } = message;
   const problem = typeof METHOD !== "string"
     ? "METHOD must be a string"
     : !Array.isArray(ARGS)
@@ -72,7 +93,8 @@ export function readCall(message: Message, negotiated: ReadonlySet<string>): Cal
     : typeof RETURN !== "boolean"
     ? "RETURN must be a boolean"
     : extensionProblem(message, "DEADLINE", "deadline", negotiated, isDuration) ??
-      extensionProblem(message, "CREDIT", "credit", negotiated, isCount);
+      extensionProblem(message, "CREDIT", "credit", negotiated, isCount) ??
+      extensionProblem(message, "TRACE", "trace", negotiated, isTraceCarrier);
   // One object shape for every call (no fields added or deleted later): this runs per call.
   return {
     id: ID as string,
@@ -82,6 +104,7 @@ export function readCall(message: Message, negotiated: ReadonlySet<string>): Cal
     wantsReturn: RETURN !== false,
     deadline: problem === undefined ? DEADLINE as number | undefined : undefined,
     credit: problem === undefined ? CREDIT as number | undefined : undefined,
+    trace: problem === undefined ? TRACE as TraceCarrier | undefined : undefined,
     problem,
   };
 }

@@ -79,7 +79,7 @@ export interface HandshakeReply {
 }
 
 /** The extensions this implementation supports (see docs/extensions.md). */
-export const EXTENSIONS: readonly string[] = ["len32", "cancel", "deadline", "credit"];
+export const EXTENSIONS: readonly string[] = ["len32", "cancel", "deadline", "credit", "trace"];
 
 /**
  * The extension a client offers to say "serve me yourself": a broker answers an `AUTH` that

@@ -8,10 +8,14 @@
  */
 import { type Answer, isAsyncIterable } from "../call/answer.ts";
 import { type CallContext, runInCall, runInCallSync } from "../call/call_context.ts";
+import { checkMiddleware, runAround } from "../call/middleware.ts";
+import type { TraceCarrier } from "../protocol/call_message.ts";
 import { NotFindError, RequestError, UnsupportSysMethodError } from "../protocol/errors.ts";
 import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
 import type { ResultStore } from "./result_store.ts";
 import { bindArguments, type Parameter } from "./signature.ts";
+import { type Middleware, MiddlewareCall } from "./middleware.ts";
+import { traceServed } from "./tracing.ts";
 
 /** A call as the session decoded it. */
 export interface CallRequest {
@@ -23,6 +27,8 @@ export interface CallRequest {
   readonly args: unknown[];
   /** Named arguments. */
   readonly kwargs: Record<string, unknown>;
+  /** The caller's trace context (the `trace` extension), if it sent one. */
+  readonly trace?: TraceCarrier;
 }
 
 /**
@@ -59,6 +65,11 @@ function toAnswer(result: unknown): Answer {
   return isAsyncIterable(result) ? { stream: result } : { value: result ?? null };
 }
 
+// What a method returned, back from its answer (a stored outcome, for middleware).
+function resultOf(answer: Answer): unknown {
+  return "value" in answer ? answer.value : answer.stream;
+}
+
 // The answer of running `method`; a synchronous throw becomes a rejection.
 function answerOf(method: Method, args: unknown[]): Answer | Promise<Answer> {
   let result: unknown;
@@ -73,20 +84,36 @@ function answerOf(method: Method, args: unknown[]): Answer | Promise<Answer> {
 /**
  * The server's dispatcher: looks the method up in the registry, binds the arguments to its
  * parameters, and runs it as serving the call (see `callContext()`); `system.getresult` takes a
- * stored outcome.
+ * stored outcome. Middleware, and with `tracing` a span, run around every call.
  */
 export class MethodDispatcher implements Dispatcher {
   readonly #registry: Registry;
   readonly #results: ResultStore;
+  readonly #tracing: boolean;
+  // Replaced, never changed in place: a call runs the chain it started with.
+  #middleware: readonly Middleware[] = [];
 
-  /** Dispatches to the methods of `registry`, and `system.getresult` to `results`. */
-  constructor(registry: Registry, results: ResultStore) {
+  /**
+   * Dispatches to the methods of `registry`, and `system.getresult` to `results`; `tracing`: a
+   * span per call.
+   */
+  constructor(registry: Registry, results: ResultStore, tracing = false) {
     this.#registry = registry;
     this.#results = results;
+    this.#tracing = tracing;
+  }
+
+  /** Adds `middleware` around the calls dispatched from now on, inside those added before. */
+  use(middleware: Middleware): void {
+    checkMiddleware(middleware);
+    this.#middleware = [...this.#middleware, middleware];
   }
 
   /** Runs `call`; see {@linkcode Dispatcher.dispatch}. */
   dispatch<C extends CallRequest>(call: C, context: CallContext, respond: Respond<C>): void {
+    if (this.#middleware.length > 0 || this.#tracing) {
+      return runInCall(context, () => respond(call, this.#around(call, context)));
+    }
     let method: Method;
     let args: unknown[];
     try {
@@ -102,6 +129,21 @@ export class MethodDispatcher implements Dispatcher {
     return respond(call, runInCallSync(context, answerOf, method, args));
   }
 
+  // The call through the middleware (and its span): always asynchronous, unlike the bare path.
+  #around(call: CallRequest, context: CallContext): Promise<Answer> {
+    const ctx = new MiddlewareCall(call, context);
+    const chain = this.#middleware;
+    const run = () => runAround(chain, ctx, this.#run);
+    return (this.#tracing ? traceServed(call, context, run) : run()).then(toAnswer);
+  }
+
+  // The innermost step of the middleware chain: the method, given the context's arguments.
+  readonly #run = (ctx: MiddlewareCall): unknown => {
+    if (ctx.method === GETRESULT) return this.#getResult(ctx).then(resultOf);
+    const method = this.#method(ctx.method);
+    return method.run(bindArguments(method.parameters, ctx.args, ctx.kwargs));
+  };
+
   #method(name: string): Method {
     const method = this.#registry.get(name);
     if (method) return method;
@@ -111,7 +153,7 @@ export class MethodDispatcher implements Dispatcher {
     throw new NotFindError(`no method named '${name}'`);
   }
 
-  #getResult(call: CallRequest): Promise<Answer> {
+  #getResult(call: Pick<CallRequest, "args" | "kwargs">): Promise<Answer> {
     const [id] = bindArguments(GETRESULT_PARAMS, call.args, call.kwargs);
     const stored = this.#results.take(String(id));
     if (!stored) throw new RequestError(`no result for ID ${id} (unknown, or already taken)`);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { CallContext } from "../call/call_context.ts";
-import { type CallMessage, creditCharge } from "../protocol/call_message.ts";
+import { type CallMessage, creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { Wakeup } from "../util/wakeup.ts";
 import { timer } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
@@ -32,6 +32,8 @@ export class ServedCall implements CallContext, CallRequest {
   readonly args: unknown[];
   /** Named arguments. */
   readonly kwargs: Record<string, unknown>;
+  /** The caller's trace context (the `trace` extension), if it sent one. */
+  readonly trace: TraceCarrier | undefined;
   /** `host:port` of the client. */
   readonly peer: string;
   /** The user the client authenticated as. */
@@ -67,6 +69,7 @@ export class ServedCall implements CallContext, CallRequest {
     this.method = message.method;
     this.args = message.args;
     this.kwargs = message.kwargs;
+    this.trace = message.trace;
     this.peer = client.peer;
     this.user = client.user;
     if (client.certificate) this.certificate = client.certificate;

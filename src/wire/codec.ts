@@ -24,6 +24,7 @@ import {
 } from "./terminator.ts";
 import type { Stage } from "./pull_through.ts";
 import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
+import type { TraceCarrier } from "../protocol/call_message.ts";
 
 const STREAM_ITEM = Code.STREAM_ITEM;
 
@@ -41,10 +42,13 @@ export interface OutgoingCall {
   deadline?: number;
   /** `CREDIT` (the `credit` extension), if any. */
   credit?: number;
+  /** `TRACE` (the `trace` extension), if any. */
+  trace?: TraceCarrier;
 }
 
 /**
- * The message of `call`: `{ MPRPC, ID, METHOD, RETURN: true, KWARGS?, DEADLINE?, CREDIT?, ARGS }`,
+ * The message of `call`: `{ MPRPC, ID, METHOD, RETURN: true, KWARGS?, DEADLINE?, CREDIT?, TRACE?,
+ * ARGS }`,
  * in that order (a map's order means nothing to a peer; `ARGS`, often the big part, last),
  * `KWARGS` only if it has keys.
  */
@@ -53,6 +57,7 @@ export function callMessage(call: OutgoingCall): Message {
   if (hasKeys(call.kwargs)) message.KWARGS = call.kwargs;
   if (call.deadline !== undefined) message.DEADLINE = call.deadline;
   if (call.credit !== undefined) message.CREDIT = call.credit;
+  if (call.trace !== undefined) message.TRACE = call.trace;
   message.ARGS = call.args;
   return message;
 }
@@ -183,10 +188,10 @@ export class Codec {
    */
   encodeCall(call: OutgoingCall): CallParts | undefined {
     if (this.#debug || this.#compressor) return undefined;
-    const { kwargs, deadline, credit } = call;
+    const { kwargs, deadline, credit, trace } = call;
     const withKwargs = hasKeys(kwargs);
     const optional = (withKwargs ? 1 : 0) + (deadline !== undefined ? 1 : 0) +
-      (credit !== undefined ? 1 : 0);
+      (credit !== undefined ? 1 : 0) + (trace !== undefined ? 1 : 0);
     const encoder = this.#encoder;
     let at = this.#put(this.#callStart(5 + optional), 0);
     at = this.#put(encoder.encodeSharedRef(call.id), at);
@@ -198,6 +203,7 @@ export class Codec {
     // `{ DEADLINE: n }` without its map header is the field as the whole message has it.
     if (deadline !== undefined) at = this.#put(this.#field({ DEADLINE: deadline }, 0), at);
     if (credit !== undefined) at = this.#put(this.#field({ CREDIT: credit }, 0), at);
+    if (trace !== undefined) at = this.#put(this.#field({ TRACE: trace }, 0), at);
     at = this.#put(this.#argsKey ??= this.#field({ ARGS: null }, 1), at);
     const parts = this.#call;
     parts.head = this.#parts.subarray(0, at);
@@ -217,7 +223,17 @@ export class Codec {
     let start = this.#callStarts.get(fields);
     if (!start) {
       // The message with nil for every value (0xc0): its start is the same for any values.
-      const keys = ["MPRPC", "ID", "METHOD", "RETURN", "KWARGS", "DEADLINE", "CREDIT", "ARGS"];
+      const keys = [
+        "MPRPC",
+        "ID",
+        "METHOD",
+        "RETURN",
+        "KWARGS",
+        "DEADLINE",
+        "CREDIT",
+        "TRACE",
+        "ARGS",
+      ];
       const nils = Object.fromEntries(keys.slice(0, fields).map((key) => [key, null]));
       const whole = this.#encoder.encode({ ...nils, MPRPC: VERSION });
       const upToId = this.#encoder.encode({ MPRPC: VERSION, ID: null }).length - 1;

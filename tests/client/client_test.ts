@@ -329,7 +329,7 @@ test("client: a server that never answers the handshake fails connect within con
 
 test("client: negotiates len32 with an mprpc server, so payloads may hold the terminator", async () => {
   await withRpc({ compression: "zlib" }, async (rpc) => {
-    assert.deepEqual(rpc.remoteInfo?.EXT, ["len32", "cancel", "deadline", "credit"]);
+    assert.deepEqual(rpc.remoteInfo?.EXT, ["len32", "cancel", "deadline", "credit", "trace"]);
     const tricky = "before ##PRO-END## after";
     assert.equal(await rpc.echo(tricky), tricky);
     assert.deepEqual(await collect(await rpc.testcorogen(0, 3)), [0, 1, 2]);

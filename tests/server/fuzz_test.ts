@@ -194,6 +194,13 @@ const callMessage = message({
     fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constantFrom(0, -1, 2 ** 31, 1e300)),
   ),
   CREDIT: field(fc.oneof(fc.integer({ min: 1, max: 4096 }), fc.constantFrom(0, -1, 0.5, 2 ** 53))),
+  TRACE: field(
+    fc.dictionary(
+      fc.constantFrom("traceparent", "tracestate", "baggage", "__proto__", "x"),
+      fc.oneof(fc.string(), fc.constant("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")),
+      { maxKeys: 4, noNullPrototype: true },
+    ),
+  ),
 });
 
 const controlMessage = fc.oneof(
@@ -359,7 +366,7 @@ type Opening =
 
 const login = fc.record({
   kind: fc.constant("login" as const),
-  ext: fc.constantFrom(null, [], ["len32"], ["len32", "cancel", "deadline", "credit"], [
+  ext: fc.constantFrom(null, [], ["len32"], ["len32", "cancel", "deadline", "credit", "trace"], [
     "cancel",
     "credit",
   ]),
@@ -706,6 +713,8 @@ async function fuzzServer(mode: Mode, log: LogRecorder, hostile: boolean): Promi
     // Logins throttled for failures before them wait at most this long, then get 501: garbage
     // logins after failed ones would otherwise wait for seconds.
     ...(hostile ? { handshakeTimeout: 0.3 } : {}),
+    // Hostile input takes the middleware path (spans, through the no-op API), the rest the bare one.
+    tracing: hostile,
   }, (server) => {
     server.registerIntrospectionFunctions();
     server.registerFunction(function echo(x: unknown) {

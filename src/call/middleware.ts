@@ -1,0 +1,63 @@
+/**
+ * The onion both sides' middleware runs in: each function gets the call and a `next` that runs
+ * the rest of the chain (the call itself last), and resolves to what the call should resolve to.
+ *
+ * @module
+ */
+
+/** A function around a call: `next()` runs the rest; what it returns is the call's result. */
+export type Around<C> = (ctx: C, next: () => Promise<unknown>) => unknown;
+
+/**
+ * Runs `chain` around `last` for `ctx`, in order (the first added is the outermost); resolves to
+ * the outermost's result. A throw anywhere becomes a rejection. A function may call `next()` again
+ * once the last one has settled (a retry), but not while it is still running: that would run
+ * the rest of the chain twice at once, which is a mistake, and rejects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runAround } from "./middleware.ts";
+ * const seen: string[] = [];
+ * const result = await runAround<string[]>(
+ *   [
+ *     async (ctx, next) => {
+ *       ctx.push("outer in");
+ *       const value = await next();
+ *       ctx.push("outer out");
+ *       return (value as number) * 10;
+ *     },
+ *     (ctx, next) => (ctx.push("inner"), next()),
+ *   ],
+ *   seen,
+ *   () => 4,
+ * );
+ * assert.equal(result, 40);
+ * assert.deepEqual(seen, ["outer in", "inner", "outer out"]);
+ * ```
+ */
+export function runAround<C>(
+  chain: readonly Around<C>[],
+  ctx: C,
+  last: (ctx: C) => unknown,
+): Promise<unknown> {
+  const step = async (index: number): Promise<unknown> => {
+    if (index === chain.length) return await last(ctx);
+    let running = false;
+    return await chain[index](ctx, () => {
+      if (running) {
+        return Promise.reject(new Error("a middleware called next() while its last next() ran"));
+      }
+      running = true;
+      return step(index + 1).finally(() => running = false);
+    });
+  };
+  return step(0);
+}
+
+/** Checks that `fn` can be a middleware: a function of `(ctx, next)`. */
+export function checkMiddleware(fn: unknown): void {
+  if (typeof fn !== "function") {
+    throw new TypeError(`use() takes a function (ctx, next) => result, not ${typeof fn}`);
+  }
+}

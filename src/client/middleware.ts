@@ -1,0 +1,33 @@
+/**
+ * Client middleware: functions that run around every call an `AsyncRPC` makes (see
+ * `AsyncRPC.use`).
+ *
+ * @module
+ */
+import type { CallOptions } from "./client_session.ts";
+
+/**
+ * What a client middleware sees of an outgoing call; it may replace the arguments and the call's
+ * options (add a timeout, a signal) before calling `next()`.
+ */
+export interface ClientMiddlewareContext {
+  /** The method called. */
+  readonly method: string;
+  /** The positional arguments sent. */
+  args: unknown[];
+  /** The named arguments sent. */
+  kwargs: Record<string, unknown>;
+  /** The call's options (its own copy). */
+  options: CallOptions;
+}
+
+/**
+ * A function around every outgoing call: `next()` sends the call (through the middleware added
+ * after this one) and resolves to its result (for a stream, the `AsyncIterable` of its items, as
+ * soon as it opens), or rejects with its error; what the middleware returns is the call's result.
+ * Throwing fails the call without sending it.
+ */
+export type ClientMiddleware = (
+  ctx: ClientMiddlewareContext,
+  next: () => Promise<unknown>,
+) => unknown;

@@ -1,0 +1,232 @@
+/**
+ * OpenTelemetry tracing (`tracing: true`): a span per call on each side, the trace context carried
+ * by the `trace` extension, and never sent to a peer that did not accept it.
+ */
+import assert from "node:assert/strict";
+import { AsyncRPC, RestrictAccessError, RPC } from "../../mod.ts";
+import { context, propagation, SpanKind, SpanStatusCode, trace } from "../../deps.ts";
+import {
+  AsyncLocalStorageContextManager,
+  BasicTracerProvider,
+  decode,
+  encode,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  W3CTraceContextPropagator,
+} from "../test_deps.ts";
+import { listenTcp, test } from "../test_platform.deno.ts";
+import { collect, indexOf, startServer, TERM, urlOf, WireClient } from "../helpers.ts";
+
+// An OpenTelemetry SDK registered for the duration of one test, its spans kept in memory.
+function installSdk(): { spans: InMemorySpanExporter } & Disposable {
+  const spans = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  trace.setGlobalTracerProvider(provider);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  return {
+    spans,
+    [Symbol.dispose]() {
+      trace.disable();
+      propagation.disable();
+      context.disable();
+    },
+  };
+}
+
+function byKind(spans: ReadableSpan[], kind: SpanKind): ReadableSpan[] {
+  return spans.filter((span) => span.kind === kind);
+}
+
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+test("tracing: the server's span continues the client's trace, and the handler's spans nest in it", async () => {
+  using sdk = installSdk();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(async function add(a: number, b: number) {
+      const inner = trace.getTracer("app").startSpan("inner work");
+      await Promise.resolve();
+      inner.end();
+      return a + b;
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  assert.ok(rpc.remoteInfo?.EXT?.includes("trace"));
+  const outer = trace.getTracer("app").startSpan("request");
+  const sum = await context.with(trace.setSpan(context.active(), outer), () => rpc.add(2, 3));
+  outer.end();
+  assert.equal(sum, 5);
+
+  const spans = sdk.spans.getFinishedSpans();
+  const [client] = byKind(spans, SpanKind.CLIENT);
+  const [served] = byKind(spans, SpanKind.SERVER);
+  const inner = spans.find((span) => span.name === "inner work")!;
+  assert.equal(client.name, "add");
+  assert.equal(served.name, "add");
+  const traceId = outer.spanContext().traceId;
+  for (const span of [client, served, inner]) assert.equal(span.spanContext().traceId, traceId);
+  assert.equal(parentOf(client), outer.spanContext().spanId);
+  assert.equal(parentOf(served), client.spanContext().spanId);
+  assert.equal(parentOf(inner), served.spanContext().spanId);
+  assert.equal(served.attributes["rpc.system"], "mprpc");
+  assert.equal(served.attributes["rpc.method"], "add");
+  assert.equal(served.attributes["rpc.mprpc.status_code"], 200);
+  assert.equal(served.attributes["network.peer.address"], "127.0.0.1");
+  assert.equal(served.attributes["enduser.id"], "admin");
+  assert.equal(client.attributes["rpc.mprpc.status_code"], 200);
+});
+
+test("tracing: a failed call's spans carry its code and an error status", async () => {
+  using sdk = installSdk();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(function locked() {
+      throw new RestrictAccessError("no");
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  await assert.rejects(rpc.locked(), RestrictAccessError);
+  await assert.rejects(rpc.missing());
+  const spans = sdk.spans.getFinishedSpans();
+  const codes = (kind: SpanKind) =>
+    byKind(spans, kind).map((span) => [
+      span.name,
+      span.attributes["rpc.mprpc.status_code"],
+      span.status.code,
+    ]);
+  const expected = [
+    ["locked", 403, SpanStatusCode.ERROR],
+    ["missing", 401, SpanStatusCode.ERROR],
+  ];
+  assert.deepEqual(codes(SpanKind.SERVER), expected);
+  assert.deepEqual(codes(SpanKind.CLIENT), expected);
+});
+
+test("tracing: a stream's spans end with its last item, or as cancelled when left early", async () => {
+  using sdk = installSdk();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(async function* count(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  const items = await rpc.count(3);
+  const early = byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT);
+  assert.equal(early.length, 0, "the client's span ends with its reading");
+  assert.deepEqual(await collect(items), [0, 1, 2]);
+  const ended = sdk.spans.getFinishedSpans().map((span) => [
+    span.kind,
+    span.attributes["rpc.mprpc.status_code"],
+    span.attributes["rpc.mprpc.items"],
+  ]);
+  assert.deepEqual(ended, [[SpanKind.SERVER, 206, 3], [SpanKind.CLIENT, 206, 3]]);
+
+  sdk.spans.reset();
+  for await (const item of await rpc.count(1000)) if (item === 1) break;
+  const [client] = byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT);
+  assert.equal(client.attributes["rpc.mprpc.cancelled"], true);
+  assert.equal(client.status.code, SpanStatusCode.UNSET);
+});
+
+test("tracing: a server without tracing, and one that did not accept the extension, get no TRACE", async () => {
+  using sdk = installSdk();
+  // A plain MPRPC 0.1 server (as pymprpc answers: no EXT) that records the call it gets.
+  const listener = await listenTcp();
+  const served = (async () => {
+    const conn = await listener.accept();
+    const messages: Record<string, unknown>[] = [];
+    let buffer = new Uint8Array(0);
+    const chunk = new Uint8Array(65536);
+    const send = (message: unknown) => {
+      const payload = encode(message);
+      const frame = new Uint8Array(payload.length + TERM.length);
+      frame.set(payload);
+      frame.set(TERM, payload.length);
+      return conn.write(frame);
+    };
+    while (messages.length < 2) {
+      const n = await conn.read(chunk);
+      if (n === null) break;
+      const joined = new Uint8Array(buffer.length + n);
+      joined.set(buffer);
+      joined.set(chunk.subarray(0, n), buffer.length);
+      buffer = joined;
+      for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
+        const message = decode(buffer.subarray(0, at)) as Record<string, unknown>;
+        buffer = buffer.slice(at + TERM.length);
+        messages.push(message);
+        if ("AUTH" in message) {
+          await send({ MPRPC: "0.1", CODE: 100, VERSION: null, DESC: null, DEBUG: false });
+        } else {
+          await send({ MPRPC: "0.1", CODE: 200, MESSAGE: { ID: message.ID, RESULT: 7 } });
+        }
+      }
+    }
+    conn.close();
+    return messages;
+  })();
+  try {
+    const rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${listener.port}`, {
+      tracing: true,
+      reconnect: false,
+    });
+    assert.equal(await rpc.add(3, 4), 7);
+    await rpc.close();
+    const [, call] = await served;
+    assert.equal(call.METHOD, "add");
+    assert.ok(!("TRACE" in call), JSON.stringify(call));
+    // The client's span is made all the same.
+    assert.equal(byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT).length, 1);
+  } finally {
+    listener.close();
+  }
+
+  // An mprpc server without tracing accepts the extension, and makes no span of its own.
+  sdk.spans.reset();
+  await using server = await startServer({}, (s) => s.registerFunction(() => 1, { name: "one" }));
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  assert.equal(await rpc.one(), 1);
+  assert.deepEqual(sdk.spans.getFinishedSpans().map((span) => span.kind), [SpanKind.CLIENT]);
+});
+
+test("tracing: TRACE needs the extension and must be a small map of strings", async () => {
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(() => 1, { name: "one" });
+  });
+  const plain = await WireClient.open(server.addr.port);
+  try {
+    await plain.login();
+    await plain.call("a", "one", [], { TRACE: { traceparent: "x" } });
+    const refused = await plain.next();
+    assert.equal(refused?.CODE, 400);
+    assert.match(
+      String((refused?.MESSAGE as Record<string, unknown>).MESSAGE),
+      /TRACE needs the 'trace' extension/,
+    );
+  } finally {
+    plain.close();
+  }
+  const traced = await WireClient.open(server.addr.port);
+  try {
+    assert.deepEqual((await traced.login("admin", "admin", ["trace"]))?.EXT, ["trace"]);
+    await traced.call("b", "one", [], { TRACE: { traceparent: 5 } });
+    const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"]));
+    await traced.call("c", "one", [], { TRACE: many });
+    await traced.call("d", "one", [], { TRACE: { traceparent: "not a valid one" } });
+    const answers = [await traced.next(), await traced.next(), await traced.next()];
+    assert.deepEqual(answers.map((answer) => answer?.CODE), [400, 400, 200]);
+    assert.match(
+      String((answers[0]?.MESSAGE as Record<string, unknown>).MESSAGE),
+      /TRACE must be a map of at most 8 strings/,
+    );
+  } finally {
+    traced.close();
+  }
+});
+
+test("tracing: the synchronous client refuses the option clearly", () => {
+  assert.throws(
+    () => new RPC("tcp://admin:admin@127.0.0.1:1", { tracing: true }),
+    /tracing is for AsyncRPC/,
+  );
+});

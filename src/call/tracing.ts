@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Span, type SpanKind, SpanStatusCode, trace, type Tracer } from "../../deps.ts";
+import { type Span, SpanKind, SpanStatusCode, trace, type Tracer } from "../../deps.ts";
+import { MprpcError } from "../protocol/errors.ts";
 import { isAsyncIterable } from "./answer.ts";
 import { Code } from "../protocol/messages.ts";
 
@@ -27,15 +28,13 @@ export function startCallSpan(
   return trace.getTracer("mprpc").startSpan(method, { kind, attributes }, parent);
 }
 
-// The status code of a failure: the error's own, else 404 (how a server answers a plain throw).
-function codeOf(err: unknown): number {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === "number" ? code : Code.RUNTIME_ERROR;
-}
-
-/** Ends `span` as failed with `err`. */
-export function failSpan(span: Span, err: unknown): void {
-  span.setAttribute("rpc.mprpc.status_code", codeOf(err));
+/**
+ * Ends `span` as failed with `err`: an `MprpcError` with its status code (a plain error on the
+ * server is answered with 404); one that never reached the wire (an abort) with none.
+ */
+export function failSpan(span: Span, err: unknown, side: CallSpanKind): void {
+  if (err instanceof MprpcError) span.setAttribute("rpc.mprpc.status_code", err.code);
+  else if (side === SpanKind.SERVER) span.setAttribute("rpc.mprpc.status_code", Code.RUNTIME_ERROR);
   span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : "" });
   if (err instanceof Error) span.recordException(err);
   span.end();
@@ -46,16 +45,20 @@ export function failSpan(span: Span, err: unknown): void {
  * last item (206), on its failure, or when its reader leaves early (then it is ended as
  * cancelled, without an error status).
  */
-export function endSpan(span: Span, result: unknown): unknown {
+export function endSpan(span: Span, result: unknown, side: CallSpanKind): unknown {
   if (!isAsyncIterable(result)) {
     span.setAttribute("rpc.mprpc.status_code", Code.RESULT);
     span.end();
     return result;
   }
-  return tracedItems(result, span);
+  return tracedItems(result, span, side);
 }
 
-async function* tracedItems(items: AsyncIterable<unknown>, span: Span): AsyncGenerator<unknown> {
+async function* tracedItems(
+  items: AsyncIterable<unknown>,
+  span: Span,
+  side: CallSpanKind,
+): AsyncGenerator<unknown> {
   let count = 0;
   let outcome: "end" | "error" | undefined;
   try {
@@ -67,7 +70,7 @@ async function* tracedItems(items: AsyncIterable<unknown>, span: Span): AsyncGen
   } catch (err) {
     outcome = "error";
     span.setAttribute("rpc.mprpc.items", count);
-    failSpan(span, err);
+    failSpan(span, err, side);
     throw err;
   } finally {
     if (outcome !== "error") {

@@ -24,9 +24,9 @@ export function traceCall(
   propagation.inject(active, carrier);
   const sending = context.with(active, send, undefined, hasKeys(carrier) ? carrier : undefined);
   return sending.then(
-    (result) => endSpan(span, result),
+    (result) => endSpan(span, result, SpanKind.CLIENT),
     (err) => {
-      failSpan(span, err);
+      failSpan(span, err, SpanKind.CLIENT);
       throw err;
     },
   );

@@ -30,9 +30,9 @@ export function traceServed(
   span.setAttributes(peerAttributes(call.peer));
   if (call.user !== null) span.setAttribute("enduser.id", call.user);
   return context.with(trace.setSpan(parent, span), run).then(
-    (result) => endSpan(span, result),
+    (result) => endSpan(span, result, SpanKind.SERVER),
     (err) => {
-      failSpan(span, err);
+      failSpan(span, err, SpanKind.SERVER);
       throw err;
     },
   );

@@ -100,6 +100,16 @@ test("tracing: a failed call's spans carry its code and an error status", async 
   ];
   assert.deepEqual(codes(SpanKind.SERVER), expected);
   assert.deepEqual(codes(SpanKind.CLIENT), expected);
+
+  // A call the caller aborted never got a code: its span fails without one.
+  sdk.spans.reset();
+  const controller = new AbortController();
+  controller.abort(new Error("not wanted"));
+  await assert.rejects(rpc.call("locked", [], {}, { signal: controller.signal }), /not wanted/);
+  const [aborted] = sdk.spans.getFinishedSpans();
+  assert.equal(aborted.status.code, SpanStatusCode.ERROR);
+  assert.equal(aborted.status.message, "not wanted");
+  assert.ok(!("rpc.mprpc.status_code" in aborted.attributes));
 });
 
 test("tracing: a stream's spans end with its last item, or as cancelled when left early", async () => {

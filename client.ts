@@ -16,10 +16,22 @@ export {
   type RemoteView,
 } from "./src/client/async_rpc.ts";
 export type { TlsClientOptions } from "./src/platform/transport.ts";
+export type {
+  AsyncApi,
+  AsyncResult,
+  MethodArgs,
+  MethodName,
+  MethodOf,
+  SyncApi,
+  SyncResult,
+  SystemApi,
+  WithSystem,
+} from "./src/client/typed_api.ts";
 export {
   RPC,
   type RPCClient,
   type SyncCallOptions,
+  type SyncRemote,
   type SyncRemoteMethod,
   type SyncRemoteView,
 } from "./src/client/sync_client.ts";

@@ -1,5 +1,6 @@
 /**
- * The client half of mprpc: {@linkcode AsyncRPC} (promises) and {@linkcode RPC} (blocking).
+ * The client half of mprpc: {@linkcode AsyncRPC} (promises) and {@linkcode RPC} (blocking), and
+ * the types that type their calls by the server's API (`AsyncRPC.connect<typeof api>(url)`).
  *
  * @module
  */

@@ -1,6 +1,7 @@
 /**
- * Serves the API of examples/api.ts (`deno run --allow-net examples/api_server.ts`); its first
- * line of output is its address. `PORT` picks the port (default 5000, 0 for any free one).
+ * Serves the API of examples/api.ts: `deno run --allow-net --allow-env examples/api_server.ts`.
+ * Its first line of output is its address. `PORT` picks the port (default 5000, 0 for any free
+ * one).
  *
  * @module
  */

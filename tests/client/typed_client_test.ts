@@ -15,8 +15,18 @@ import {
 } from "../../mod.ts";
 import { collect, spawnServer, startServer, urlOf } from "../helpers.ts";
 import { type Api, api } from "../fixtures/typed_api.ts";
+import type * as handlers from "../fixtures/handlers.ts";
 
 const SERVER = new URL("../fixtures/typed_server.ts", import.meta.url);
+const HANDLERS = new URL("../fixtures/handlers.ts", import.meta.url);
+
+class Calculator {
+  constructor(readonly factor: number) {}
+  times(x: number): number {
+    return x * this.factor;
+  }
+  _internal(): void {}
+}
 
 /** `true` only if `A` and `B` are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -84,6 +94,21 @@ test("typed client: a method named like a client member is reached with call()",
   assert.equal(await client.rpc.call("close"), "the remote close");
   assert.ok(client.rpc.connected, "rpc.close is the client's own");
   await assert.rejects(client.rpc.call("_hidden" as never), NotFindError);
+});
+
+test("typed client: a class instance's type and a module's type type their calls", async () => {
+  await using server = await startServer({}, (s) => {
+    s.registerInstance(new Calculator(3), { prefix: "calc" });
+    s.registerModule(HANDLERS, { executor: "inline" });
+  });
+  await using calc = await AsyncRPC.connect<{ calc: Calculator }>(urlOf(server));
+  assert.equal(await calc.calc.times(2), 6);
+  await using module = await AsyncRPC.connect<typeof handlers>(urlOf(server));
+  assert.equal(await module.mul(3), 6);
+  assert.deepEqual(await collect(await module.count(2)), [0, 1]);
+  assertType<Equal<ReturnType<typeof module.count>, Promise<AsyncIterable<number>>>>();
+  // @ts-expect-error: a class's _ names are not served
+  calc.calc._internal;
 });
 
 test("typed sync client: results without promises, streams as iterables", async () => {

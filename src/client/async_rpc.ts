@@ -233,6 +233,8 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
    * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
    * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading, which
    * cancels the call on the server). `options` give this call an `AbortSignal` and a timeout.
+   * Typed by the client's API (see {@linkcode AsyncRPC.connect}): `method` is one of its names,
+   * `args` its leading parameters, and the result what the method resolves to.
    */
   call<M extends MethodName<WithSystem<API>>>(
     method: M,
@@ -281,9 +283,8 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
    */
   with(options: CallOptions): RemoteView<API> {
     checkOptions("CallOptions", options, CALL_OPTIONS);
-    return callOptionsView((...call) => (this as AsyncRPC).call(...call), options) as RemoteView<
-      API
-    >;
+    const view = callOptionsView((...call) => (this as AsyncRPC).call(...call), options);
+    return view as RemoteView<API>;
   }
 
   /**

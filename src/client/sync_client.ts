@@ -152,7 +152,8 @@ export class RPC<API = any> implements Disposable {
 
   /**
    * Calls `method` with positional `args` and named `kwargs`; returns its result, or a sync
-   * iterable of the items of a streamed result. `options.timeout` overrides the client's.
+   * iterable of the items of a streamed result. `options.timeout` overrides the client's. Typed
+   * by the client's API (see {@linkcode RPC.connect}), as `AsyncRPC`'s `call` is.
    */
   call<M extends MethodName<WithSystem<API>>>(
     method: M,
@@ -182,9 +183,8 @@ export class RPC<API = any> implements Disposable {
    */
   with(options: SyncCallOptions): SyncRemoteView<API> {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
-    return callOptionsView((...call) => (this as RPC).call(...call), options) as SyncRemoteView<
-      API
-    >;
+    const view = callOptionsView((...call) => (this as RPC).call(...call), options);
+    return view as SyncRemoteView<API>;
   }
 
   /** Calls `method` without waiting for its outcome; returns the ID for `system.getresult`. */

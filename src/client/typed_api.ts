@@ -176,7 +176,8 @@ export type SyncResult<API, M extends string> = unknown extends API ? any
 /**
  * `API` as the asynchronous client calls it: each method (see {@linkcode MethodName}) takes its
  * parameters and returns a promise of its {@linkcode AsyncResult}; nested objects are nested
- * views.
+ * views. Methods named `then`, `catch`, `finally`, `toJSON` or `inspect` are reached only with
+ * `call`: the attribute Proxy never calls them (`await` reads `then` of anything).
  *
  * @example
  * ```ts
@@ -190,14 +191,19 @@ export type SyncResult<API, M extends string> = unknown extends API ? any
  */
 export type AsyncApi<API> = {
   readonly [
-    K in keyof API & string as K extends `_${string}` ? never : API[K] extends object ? K : never
+    K in keyof API & string as K extends
+      `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
+      : API[K] extends object ? K
+      : never
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => Promise<AsyncResult<API, K>>
     : AsyncApi<API[K]>;
 };
 
 /**
  * `API` as the synchronous client calls it: each method (see {@linkcode MethodName}) takes its
- * parameters and returns its {@linkcode SyncResult}; nested objects are nested views.
+ * parameters and returns its {@linkcode SyncResult}; nested objects are nested views. As in
+ * {@linkcode AsyncApi}, methods named `then`, `catch`, `finally`, `toJSON` or `inspect` are
+ * reached only with `call`.
  *
  * @example
  * ```ts
@@ -215,7 +221,10 @@ export type AsyncApi<API> = {
  */
 export type SyncApi<API> = {
   readonly [
-    K in keyof API & string as K extends `_${string}` ? never : API[K] extends object ? K : never
+    K in keyof API & string as K extends
+      `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
+      : API[K] extends object ? K
+      : never
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => SyncResult<API, K>
     : SyncApi<API[K]>;
 };

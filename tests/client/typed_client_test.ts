@@ -205,3 +205,16 @@ export async function untypedChecks(url: string): Promise<void> {
   assertType<Equal<typeof rpc, AsyncRPCClient>>();
   assert.ok([n, s, id, v, m, t]);
 }
+
+// Never called: methods the Proxy never calls as attributes are left out of the typed view, so a
+// client of an API with `then` is not taken for a promise; `call` reaches them.
+export async function reservedNameChecks(url: string): Promise<void> {
+  const thenable = { then: (x: number) => x, inner: { toJSON: () => "{}" }, ok: () => 1 };
+  const rpc = await AsyncRPC.connect<typeof thenable>(url);
+  assertType<Equal<ReturnType<typeof rpc.ok>, Promise<number>>>();
+  assertType<Equal<ReturnType<typeof rpc.call<"then">>, Promise<number>>>();
+  // @ts-expect-error: then is not an attribute call
+  rpc.then(1);
+  // @ts-expect-error: nor is a nested toJSON
+  rpc.inner.toJSON();
+}

@@ -1,5 +1,6 @@
 /**
- * The client half of mprpc: {@linkcode AsyncRPC} (promises) and {@linkcode RPC} (blocking).
+ * The client half of mprpc: {@linkcode AsyncRPC} (promises) and {@linkcode RPC} (blocking), and
+ * the types that type their calls by the server's API (`AsyncRPC.connect<typeof api>(url)`).
  *
  * @module
  */
@@ -18,10 +19,22 @@ export {
   type RemoteView,
 } from "./src/client/async_rpc.ts";
 export type { TlsClientOptions } from "./src/platform/transport.ts";
+export type {
+  AsyncApi,
+  AsyncResult,
+  MethodArgs,
+  MethodName,
+  MethodOf,
+  SyncApi,
+  SyncResult,
+  SystemApi,
+  WithSystem,
+} from "./src/client/typed_api.ts";
 export {
   RPC,
   type RPCClient,
   type SyncCallOptions,
+  type SyncRemote,
   type SyncRemoteMethod,
   type SyncRemoteView,
 } from "./src/client/sync_client.ts";

@@ -49,6 +49,8 @@ export {
   type TlsServerOptions,
 } from "./server.ts";
 export {
+  type AsyncApi,
+  type AsyncResult,
   AsyncRPC,
   type AsyncRPCClient,
   type CallOptions,
@@ -56,6 +58,9 @@ export {
   type ClientMiddlewareContext,
   type ClientOptions,
   type DisconnectDetail,
+  type MethodArgs,
+  type MethodName,
+  type MethodOf,
   type ReconnectDetail,
   type ReconnectOptions,
   type Remote,
@@ -63,10 +68,15 @@ export {
   type RemoteView,
   RPC,
   type RPCClient,
+  type SyncApi,
   type SyncCallOptions,
+  type SyncRemote,
   type SyncRemoteMethod,
   type SyncRemoteView,
+  type SyncResult,
+  type SystemApi,
   type TlsClientOptions,
+  type WithSystem,
 } from "./client.ts";
 export {
   ConnectionLostError,

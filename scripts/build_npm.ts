@@ -33,8 +33,8 @@ const BENCH = [
   "bench/sync.ts",
 ];
 const BENCH_SERVERS = "bench/servers/";
-/** Deno-only: it runs examples/serve.ts, the Deno entry point, which the package does not ship. */
-const DENO_ONLY_TESTS = ["e2e/example_test.ts"];
+/** Deno-only: they run the examples, Deno scripts, which the package does not ship. */
+const DENO_ONLY_TESTS = ["e2e/example_test.ts", "e2e/typed_example_test.ts"];
 /** Files the compiled tests read at run time. */
 const TEST_ASSETS = ["tests/interop/python/peer.py", "tests/fixtures/", "examples/haproxy.cfg"];
 /** A `name.deno.ts` module has a `name.node.ts` twin (the platform seams), which Node gets. */

@@ -32,6 +32,7 @@ import { checkMiddleware, runAround } from "../call/middleware.ts";
 import type { TraceCarrier } from "../protocol/call_message.ts";
 import type { ClientMiddleware, ClientMiddlewareContext } from "./middleware.ts";
 import { traceCall } from "./tracing.ts";
+import type { AsyncApi, AsyncResult, MethodArgs, MethodName, WithSystem } from "./typed_api.ts";
 
 export type {
   CallOptions,
@@ -68,14 +69,24 @@ export interface RemoteMethod {
   readonly [name: string]: RemoteMethod;
 }
 
-/** Attribute-style access to remote methods. */
-export type Remote = { readonly [name: string]: RemoteMethod };
+/**
+ * Attribute-style access to remote methods: any name, each a {@linkcode RemoteMethod}; or, given
+ * the server's API type, its methods typed (see {@linkcode AsyncApi}), `system.*` included.
+ */
+// deno-lint-ignore no-explicit-any
+export type Remote<API = any> = unknown extends API ? { readonly [name: string]: RemoteMethod }
+  : AsyncApi<WithSystem<API>>;
 
 /** What {@linkcode AsyncRPC.with} returns: attribute calls and `call`, carrying call options. */
-export type RemoteView = Remote & { call: AsyncRPC["call"] };
+// deno-lint-ignore no-explicit-any
+export type RemoteView<API = any> = Omit<Remote<API>, "call"> & { call: AsyncRPC<API>["call"] };
 
-/** An {@linkcode AsyncRPC} with attribute-style calls typed. */
-export type AsyncRPCClient = AsyncRPC & Remote;
+/**
+ * An {@linkcode AsyncRPC} with attribute-style calls typed; what {@linkcode AsyncRPC.connect}
+ * resolves to. A remote method named like a member of the client is reached with `call`.
+ */
+// deno-lint-ignore no-explicit-any
+export type AsyncRPCClient<API = any> = AsyncRPC<API> & Omit<Remote<API>, keyof AsyncRPC>;
 
 // The named arguments of a call given none: never changed, so one object serves every call.
 const NO_KWARGS: Record<string, unknown> = Object.freeze({});
@@ -131,7 +142,8 @@ function checkReconnect(reconnect: ClientOptions["reconnect"]): void {
  * assert.deepEqual(items, [1, 2]);
  * ```
  */
-export class AsyncRPC extends EventTarget implements AsyncDisposable {
+// deno-lint-ignore no-explicit-any
+export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable {
   readonly #target: Target;
   readonly #options: ClientOptions;
   readonly #proxy: this;
@@ -167,13 +179,20 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
     this.#target = parseTarget(url);
     this.#options = { ...options };
     // Methods that return `this` return the Proxy.
-    this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
+    this.#proxy = withRemoteMethods(this, (name, args) => (this as AsyncRPC).call(name, args));
     return this.#proxy;
   }
 
-  /** Creates a client and connects it. */
-  static async connect(url: string, options?: ClientOptions): Promise<AsyncRPCClient> {
-    return await new AsyncRPC(url, options).connect() as AsyncRPCClient;
+  /**
+   * Creates a client and connects it. Given the server's API type (`connect<typeof api>(url)`),
+   * its methods, `call` and `delay` are typed: see the README's "Typed client".
+   */
+  // deno-lint-ignore no-explicit-any
+  static async connect<API = any>(
+    url: string,
+    options?: ClientOptions,
+  ): Promise<AsyncRPCClient<API>> {
+    return await new AsyncRPC<API>(url, options).connect() as AsyncRPCClient<API>;
   }
 
   /** The server's handshake reply (`VERSION`, `DESC`, `DEBUG`, `COMPRESER`, `TIMEOUT`). */
@@ -226,24 +245,31 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
    * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
    * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading, which
    * cancels the call on the server). `options` give this call an `AbortSignal` and a timeout.
+   * Typed by the client's API (see {@linkcode AsyncRPC.connect}): `method` is one of its names,
+   * `args` its leading parameters, and the result what the method resolves to.
    */
+  call<M extends MethodName<WithSystem<API>>>(
+    method: M,
+    args?: MethodArgs<WithSystem<API>, M>,
+    kwargs?: Record<string, unknown>,
+    options?: CallOptions,
+  ): Promise<AsyncResult<WithSystem<API>, M>>;
   // Not `async`: on the hot path the session's own promise is handed back, with no wrapper.
-  // deno-lint-ignore no-explicit-any
-  call<T = any>(
+  call(
     method: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = NO_KWARGS,
     options?: CallOptions,
-  ): Promise<T> {
+  ): Promise<unknown> {
     try {
       checkOptions("CallOptions", options, CALL_OPTIONS);
     } catch (err) {
       return Promise.reject(err);
     }
     if (this.#middleware.length > 0 || this.#options.tracing) {
-      return this.#callAround(method, args, kwargs, options) as Promise<T>;
+      return this.#callAround(method, args, kwargs, options);
     }
-    return this.#send(method, args, kwargs, options) as Promise<T>;
+    return this.#send(method, args, kwargs, options);
   }
 
   /**
@@ -342,15 +368,21 @@ export class AsyncRPC extends EventTarget implements AsyncDisposable {
    * await assert.rejects(scoped.add(3, 4), /no longer needed/);
    * ```
    */
-  with(options: CallOptions): RemoteView {
+  with(options: CallOptions): RemoteView<API> {
     checkOptions("CallOptions", options, CALL_OPTIONS);
-    return callOptionsView((...call) => this.call(...call), options) as RemoteView;
+    const view = callOptionsView((...call) => (this as AsyncRPC).call(...call), options);
+    return view as RemoteView<API>;
   }
 
   /**
    * Calls `method` without waiting for its outcome (`RETURN: false`); resolves to the call's ID
    * once sent. Fetch the outcome later with `rpc.system.getresult(id)`.
    */
+  delay<M extends MethodName<WithSystem<API>>>(
+    method: M,
+    args?: MethodArgs<WithSystem<API>, M>,
+    kwargs?: Record<string, unknown>,
+  ): Promise<string>;
   async delay(
     method: string,
     args: unknown[] = [],

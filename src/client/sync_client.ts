@@ -15,6 +15,7 @@ import type { HandshakeReply } from "../protocol/messages.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
 import { createChannel, nextSeq, readMessage } from "./shared_channel.ts";
 import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
+import type { MethodArgs, MethodName, SyncApi, SyncResult, WithSystem } from "./typed_api.ts";
 
 const WORKER_URL = new URL("./sync_worker.ts", import.meta.url);
 /**
@@ -44,11 +45,26 @@ export type SyncCallOptions = Pick<CallOptions, "timeout">;
 
 const SYNC_CALL_OPTIONS = optionNames<SyncCallOptions>({ timeout: true });
 
-/** What {@linkcode RPC.with} returns: attribute calls and `call`, carrying call options. */
-export type SyncRemoteView = { readonly [name: string]: SyncRemoteMethod } & { call: RPC["call"] };
+/**
+ * Attribute-style access to the synchronous client's remote methods: any name, each a
+ * {@linkcode SyncRemoteMethod}; or, given the server's API type, its methods typed (see
+ * {@linkcode SyncApi}), `system.*` included.
+ */
+// deno-lint-ignore no-explicit-any
+export type SyncRemote<API = any> = unknown extends API
+  ? { readonly [name: string]: SyncRemoteMethod }
+  : SyncApi<WithSystem<API>>;
 
-/** An {@linkcode RPC} with attribute-style calls typed. */
-export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
+/** What {@linkcode RPC.with} returns: attribute calls and `call`, carrying call options. */
+// deno-lint-ignore no-explicit-any
+export type SyncRemoteView<API = any> = Omit<SyncRemote<API>, "call"> & { call: RPC<API>["call"] };
+
+/**
+ * An {@linkcode RPC} with attribute-style calls typed; what {@linkcode RPC.connect} returns. A
+ * remote method named like a member of the client is reached with `call`.
+ */
+// deno-lint-ignore no-explicit-any
+export type RPCClient<API = any> = RPC<API> & Omit<SyncRemote<API>, keyof RPC>;
 
 /**
  * The synchronous MPRPC client. Same options, errors and attribute calls as `AsyncRPC`, without
@@ -67,7 +83,8 @@ export type RPCClient = RPC & { readonly [name: string]: SyncRemoteMethod };
  * assert.deepEqual([...rpc.testcorogen(1, 3)], [1, 2]);
  * ```
  */
-export class RPC implements Disposable {
+// deno-lint-ignore no-explicit-any
+export class RPC<API = any> implements Disposable {
   readonly #url: string;
   readonly #options: ClientOptions;
   readonly #hops: number;
@@ -96,13 +113,17 @@ export class RPC implements Disposable {
     this.#hops = target.kind === "broker" ? target.address.brokers.length + 1 : 1;
     this.#url = url;
     this.#options = options;
-    this.#proxy = withRemoteMethods(this, (name, args) => this.call(name, args));
+    this.#proxy = withRemoteMethods(this, (name, args) => (this as RPC).call(name, args));
     return this.#proxy;
   }
 
-  /** Creates a client and connects it. */
-  static connect(url: string, options?: ClientOptions): RPCClient {
-    return new RPC(url, options).connect() as RPCClient;
+  /**
+   * Creates a client and connects it. Given the server's API type (`connect<typeof api>(url)`),
+   * its methods, `call` and `delay` are typed: see the README's "Typed client".
+   */
+  // deno-lint-ignore no-explicit-any
+  static connect<API = any>(url: string, options?: ClientOptions): RPCClient<API> {
+    return new RPC<API>(url, options).connect() as RPCClient<API>;
   }
 
   /** The server's handshake reply. */
@@ -136,15 +157,21 @@ export class RPC implements Disposable {
 
   /**
    * Calls `method` with positional `args` and named `kwargs`; returns its result, or a sync
-   * iterable of the items of a streamed result. `options.timeout` overrides the client's.
+   * iterable of the items of a streamed result. `options.timeout` overrides the client's. Typed
+   * by the client's API (see {@linkcode RPC.connect}), as `AsyncRPC`'s `call` is.
    */
-  // deno-lint-ignore no-explicit-any
-  call<T = any>(
+  call<M extends MethodName<WithSystem<API>>>(
+    method: M,
+    args?: MethodArgs<WithSystem<API>, M>,
+    kwargs?: Record<string, unknown>,
+    options?: SyncCallOptions,
+  ): SyncResult<WithSystem<API>, M>;
+  call(
     method: string,
     args: unknown[] = [],
     kwargs: Record<string, unknown> = {},
     options: SyncCallOptions = {},
-  ): T {
+  ): unknown {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
     const { timeout } = options;
     const wait = this.#callTimeout(timeout);
@@ -152,19 +179,25 @@ export class RPC implements Disposable {
       value?: unknown;
       stream?: number;
     };
-    return (reply.stream === undefined ? reply.value : this.#iterate(reply.stream, wait)) as T;
+    return reply.stream === undefined ? reply.value : this.#iterate(reply.stream, wait);
   }
 
   /**
    * A view of this client whose calls carry `options`, attribute calls included:
    * `rpc.with({ timeout: 1 }).slow()`.
    */
-  with(options: SyncCallOptions): SyncRemoteView {
+  with(options: SyncCallOptions): SyncRemoteView<API> {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
-    return callOptionsView((...call) => this.call(...call), options) as SyncRemoteView;
+    const view = callOptionsView((...call) => (this as RPC).call(...call), options);
+    return view as SyncRemoteView<API>;
   }
 
   /** Calls `method` without waiting for its outcome; returns the ID for `system.getresult`. */
+  delay<M extends MethodName<WithSystem<API>>>(
+    method: M,
+    args?: MethodArgs<WithSystem<API>, M>,
+    kwargs?: Record<string, unknown>,
+  ): string;
   delay(method: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): string {
     return this.#request({ op: "delay", method, args, kwargs }) as string;
   }

@@ -56,6 +56,18 @@ export function isAsync(fn: Handler): boolean {
 /** Names reserved for the server's own methods. */
 export const SYSTEM_PREFIX = "system.";
 
+function dotted(prefix: string | undefined, name: string): string {
+  return prefix ? `${prefix}.${name}` : name;
+}
+
+// An object literal's kind, or a null-prototype object: the objects whose own properties are an
+// API. Anything else (a class instance, an array, a Map) is not walked as one.
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /** The table of callable methods. */
 export class Registry {
   readonly #methods = new Map<string, Method>();
@@ -86,10 +98,18 @@ export class Registry {
   }
 
   /**
-   * Adds the public methods of `instance`'s class chain: never `constructor`, anything of
-   * `Object.prototype`, accessors, symbols, or names starting with `_`.
+   * Adds the methods of `instance`. A plain object (an object literal, or one made with a `null`
+   * prototype) gives its own enumerable function properties, and each nested plain object its
+   * own under a dotted name (`{ math: { add } }` gives `math.add`), `this` being the object that
+   * holds the function; any other object gives the public methods of its class chain. Never
+   * `constructor`, anything of `Object.prototype`, accessors, symbols, or names starting with `_`.
    */
   addInstance(instance: object, options: InstanceOptions = {}): void {
+    if (isPlainObject(instance)) this.#addPlain(instance, options.prefix, new Set());
+    else this.#addClassMethods(instance, options.prefix);
+  }
+
+  #addClassMethods(instance: object, prefix?: string): void {
     const seen = new Set<string>();
     for (
       let proto = Object.getPrototypeOf(instance);
@@ -101,16 +121,36 @@ export class Registry {
         if (key === "constructor" || key.startsWith("_") || seen.has(key)) continue;
         seen.add(key);
         if (typeof descriptor.value !== "function") continue;
-        const fn: Handler = descriptor.value;
-        this.addMethod({
-          name: options.prefix ? `${options.prefix}.${key}` : key,
-          run: (args) => fn.apply(instance, args),
-          async: isAsync(fn),
-          parameters: parametersOf(fn),
-          help: docs.get(key) ?? "",
-        });
+        this.#addBound(descriptor.value, instance, dotted(prefix, key), docs.get(key) ?? "");
       }
     }
+  }
+
+  // `path` holds the objects from the top one down to `object`: one seen again is a cycle, which
+  // would never end. The same object under two names is no cycle, and is added under both.
+  #addPlain(object: object, prefix: string | undefined, path: Set<object>): void {
+    if (path.has(object)) {
+      throw new TypeError(`registerInstance: '${prefix}' refers back to an object that holds it`);
+    }
+    path.add(object);
+    for (const key of Object.keys(object)) {
+      const { value } = Object.getOwnPropertyDescriptor(object, key)!;
+      if (key.startsWith("_")) continue;
+      // Comments of an object literal's methods are not in their source text: no help text.
+      if (typeof value === "function") this.#addBound(value, object, dotted(prefix, key), "");
+      else if (isPlainObject(value)) this.#addPlain(value, dotted(prefix, key), path);
+    }
+    path.delete(object);
+  }
+
+  #addBound(fn: Handler, self: object, name: string, help: string): void {
+    this.addMethod({
+      name,
+      run: (args) => fn.apply(self, args),
+      async: isAsync(fn),
+      parameters: parametersOf(fn),
+      help,
+    });
   }
 
   /** The method called `name`, if any. */

@@ -395,7 +395,27 @@ export class Server implements AsyncDisposable {
     return this;
   }
 
-  /** Registers the public methods of `instance`'s class chain (see {@linkcode InstanceOptions}). */
+  /**
+   * Registers the methods of `instance`: the own functions of a plain object (nested plain
+   * objects give dotted names), or the public methods of a class instance's class chain (see
+   * {@linkcode InstanceOptions}).
+   *
+   * @example A plain object, with a nested one
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AsyncRPC, Server } from "mprpc";
+   *
+   * await using server = new Server({ port: 0 });
+   * server.registerInstance({
+   *   add: (a: number, b: number) => a + b,
+   *   text: { upper: (s: string) => s.toUpperCase() },
+   * }, { prefix: "api" });
+   * await server.listen();
+   * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+   * assert.equal(await rpc.api.add(1, 2), 3);
+   * assert.equal(await rpc.call("api.text.upper", ["hi"]), "HI");
+   * ```
+   */
   registerInstance(instance: object, options?: InstanceOptions): void {
     checkOptions("InstanceOptions", options, INSTANCE_OPTIONS);
     this.#registry.addInstance(instance, options);

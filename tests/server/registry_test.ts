@@ -45,7 +45,7 @@ test("registerInstance never exposes Object.prototype, constructor or __proto__"
   const registry = new Registry();
   registry.addInstance({ own() {} });
   registry.addInstance(Object.create(null));
-  assert.deepEqual(registry.names(), []);
+  assert.deepEqual(registry.names(), ["own"]);
   for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
     assert.equal(registry.get(name), undefined);
   }
@@ -105,4 +105,73 @@ test("registerInstance: a subclass's methods get their own docs, inherited ones 
   assert.equal(registry.get("m.below")!.help, "Streams the numbers below n.");
   assert.equal(registry.get("m.plain")!.help, "");
   assert.equal(registry.get("m.add")!.run([1]), 3);
+});
+
+test("registerInstance: a plain object gives its own functions, nested plain objects dotted names", () => {
+  const registry = new Registry();
+  const api = {
+    add: (a: number, b: number) => a + b,
+    async *count(n: number) {
+      for (let i = 0; i < n; i++) yield i;
+    },
+    math: { neg: (a: number) => -a, deeper: { id: (x: unknown) => x } },
+    _hidden() {},
+    version: "1.0",
+    list: [() => 1],
+    when: new Date(0),
+    get computed() {
+      throw new Error("a getter is never run");
+    },
+    [Symbol.iterator]() {},
+  };
+  registry.addInstance(api, { prefix: "api" });
+  assert.deepEqual(registry.names(), [
+    "api.add",
+    "api.count",
+    "api.math.deeper.id",
+    "api.math.neg",
+  ]);
+  assert.equal(registry.get("api.add")!.run([1, 2]), 3);
+  assert.equal(registry.get("api.math.neg")!.run([2]), -2);
+  assert.equal(registry.get("api.count")!.async, true);
+  assert.equal(registry.signature("api.add"), "(a, b)");
+  assert.equal(registry.signature("api.count"), "(n)");
+});
+
+test("registerInstance: a plain object's method runs with the object holding it as this", () => {
+  const registry = new Registry();
+  const api = {
+    factor: 3,
+    times(x: number) {
+      return x * this.factor;
+    },
+    inner: {
+      name: "inner",
+      whoami() {
+        return this.name;
+      },
+    },
+  };
+  registry.addInstance(api);
+  assert.equal(registry.get("times")!.run([2]), 6);
+  assert.equal(registry.get("inner.whoami")!.run([]), "inner");
+});
+
+test("registerInstance: an object shared under two names is added under both; a cycle is refused", () => {
+  const registry = new Registry();
+  const shared = { ping: () => "pong" };
+  registry.addInstance({ a: shared, b: shared });
+  assert.deepEqual(registry.names(), ["a.ping", "b.ping"]);
+  const cyclic: Record<string, unknown> = { f() {} };
+  cyclic.inner = { back: cyclic };
+  assert.throws(
+    () => new Registry().addInstance(cyclic),
+    (err) => err instanceof TypeError && /'inner\.back' refers back/.test(err.message),
+  );
+});
+
+test("registerInstance: a class instance inside a plain object is not walked", () => {
+  const registry = new Registry();
+  registry.addInstance({ child: new Child(), top() {} });
+  assert.deepEqual(registry.names(), ["top"]);
 });

@@ -34,6 +34,8 @@ export {
   RPC,
   type RPCClient,
   type SyncCallOptions,
+  type SyncClientMiddleware,
+  type SyncClientMiddlewareContext,
   type SyncRemote,
   type SyncRemoteMethod,
   type SyncRemoteView,

@@ -70,6 +70,8 @@ export {
   type RPCClient,
   type SyncApi,
   type SyncCallOptions,
+  type SyncClientMiddleware,
+  type SyncClientMiddlewareContext,
   type SyncRemote,
   type SyncRemoteMethod,
   type SyncRemoteView,

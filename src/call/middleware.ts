@@ -55,6 +55,42 @@ export function runAround<C>(
   return step(0);
 }
 
+/** A function around a synchronous call: `next()` runs the rest and returns the result. */
+export type AroundSync<C> = (ctx: C, next: () => unknown) => unknown;
+
+/**
+ * {@linkcode runAround} for synchronous calls (the blocking client): `next()` returns the rest's
+ * result, or throws its error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runAroundSync } from "./middleware.ts";
+ * const doubled = runAroundSync<number[]>([(ctx, next) => (next() as number) * 2], [3], (ctx) => ctx[0]);
+ * assert.equal(doubled, 6);
+ * ```
+ */
+export function runAroundSync<C>(
+  chain: readonly AroundSync<C>[],
+  ctx: C,
+  last: (ctx: C) => unknown,
+): unknown {
+  const step = (index: number): unknown => {
+    if (index === chain.length) return last(ctx);
+    let running = false;
+    return chain[index](ctx, () => {
+      if (running) throw new Error("a middleware called next() while its last next() ran");
+      running = true;
+      try {
+        return step(index + 1);
+      } finally {
+        running = false;
+      }
+    });
+  };
+  return step(0);
+}
+
 /** Checks that `fn` can be a middleware: a function of `(ctx, next)`. */
 export function checkMiddleware(fn: unknown): void {
   if (typeof fn !== "function") {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { CallOptions } from "./client_session.ts";
+import type { SyncCallOptions } from "./sync_client.ts";
 
 /**
  * What a client middleware sees of an outgoing call; it may replace the arguments and the call's
@@ -30,4 +31,26 @@ export interface ClientMiddlewareContext {
 export type ClientMiddleware = (
   ctx: ClientMiddlewareContext,
   next: () => Promise<unknown>,
+) => unknown;
+
+/** What a middleware of the synchronous client sees of an outgoing call. */
+export interface SyncClientMiddlewareContext {
+  /** The method called. */
+  readonly method: string;
+  /** The positional arguments sent. */
+  args: unknown[];
+  /** The named arguments sent. */
+  kwargs: Record<string, unknown>;
+  /** The call's options (its own copy). */
+  options: SyncCallOptions;
+}
+
+/**
+ * A function around every call of the synchronous client `RPC`, run on the caller's thread:
+ * `next()` makes the call, blocking, and returns its result (a sync iterable for a stream) or
+ * throws its error; what the middleware returns is the call's result.
+ */
+export type SyncClientMiddleware = (
+  ctx: SyncClientMiddlewareContext,
+  next: () => unknown,
 ) => unknown;

@@ -13,6 +13,10 @@ import { spawnWorker } from "../platform/runtime.deno.ts";
 import type { WorkerHandle } from "../platform/runtime.ts";
 import type { HandshakeReply } from "../protocol/messages.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
+import { checkMiddleware, runAroundSync } from "../call/middleware.ts";
+import type { SyncClientMiddleware, SyncClientMiddlewareContext } from "./middleware.ts";
+
+export type { SyncClientMiddleware, SyncClientMiddlewareContext };
 import { createChannel, nextSeq, readMessage } from "./shared_channel.ts";
 import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
 import type { MethodArgs, MethodName, SyncApi, SyncResult, WithSystem } from "./typed_api.ts";
@@ -90,6 +94,8 @@ export class RPC<API = any> implements Disposable {
   readonly #hops: number;
   readonly #decoder = new Decoder();
   readonly #proxy: this;
+  // Replaced, never changed in place: a call runs the chain it started with.
+  #middleware: readonly SyncClientMiddleware[] = [];
   #worker?: WorkerHandle;
   #channel?: SharedArrayBuffer;
   #remoteInfo?: HandshakeReply;
@@ -173,6 +179,48 @@ export class RPC<API = any> implements Disposable {
     options: SyncCallOptions = {},
   ): unknown {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
+    if (this.#middleware.length === 0) return this.#send(method, args, kwargs, options);
+    const ctx: SyncClientMiddlewareContext = { method, args, kwargs, options: { ...options } };
+    return runAroundSync(
+      this.#middleware,
+      ctx,
+      (c) => this.#send(c.method, c.args, c.kwargs, c.options),
+    );
+  }
+
+  /**
+   * Adds `middleware` around every call made from now on (`call`, attribute calls, `with()`
+   * views; not `delay`), inside the middleware added before it: the first added runs first. It
+   * runs on the caller's thread; see {@linkcode SyncClientMiddleware}.
+   *
+   * @example Not run as a doc test: the server must run in another process (see above)
+   * ```ts ignore
+   * import assert from "node:assert/strict";
+   * import { RPC } from "mprpc";
+   * using rpc = RPC.connect("tcp://admin:admin@127.0.0.1:5000");
+   * rpc.use((ctx, next) => {
+   *   const started = performance.now();
+   *   try {
+   *     return next();
+   *   } finally {
+   *     console.info(ctx.method, performance.now() - started);
+   *   }
+   * });
+   * assert.equal(rpc.testfunc(5, 4), 9);
+   * ```
+   */
+  use(middleware: SyncClientMiddleware): this {
+    checkMiddleware(middleware);
+    this.#middleware = [...this.#middleware, middleware];
+    return this.#proxy;
+  }
+
+  #send(
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options: SyncCallOptions,
+  ) {
     const { timeout } = options;
     const wait = this.#callTimeout(timeout);
     const reply = this.#request({ op: "call", method, args, kwargs, timeout }, wait) as {

@@ -37,6 +37,34 @@ test("sync: every call kind returns values, no await", async () => {
   assert.equal((rpc as unknown as { then?: unknown }).then, undefined, "not thenable");
 });
 
+test("sync: middleware runs around calls on the caller's thread, in order", async () => {
+  await using server = await spawnServer(SERVER);
+  using rpc = RPC.connect(server.url);
+  const seen: string[] = [];
+  rpc.use((ctx, next) => {
+    seen.push(`outer ${ctx.method}`);
+    return (next() as number) * 10;
+  });
+  rpc.use((ctx, next) => {
+    if (ctx.method === "forbidden") throw new Error("not from this client");
+    if (ctx.method === "testfunc") ctx.args = ctx.args.map((arg) => (arg as number) + 1);
+    ctx.options = { ...ctx.options, timeout: 5 };
+    return next();
+  });
+  assert.equal(rpc.testfunc(1, 2), 50);
+  assert.equal(rpc.with({ timeout: 9 }).testfunc(0, 0), 20);
+  assert.throws(() => rpc.forbidden(), /not from this client/);
+  const id = rpc.delay("testfunc", [2, 3]); // not through middleware: 5
+  assert.equal(rpc.system.getresult(id), 50);
+  assert.deepEqual(seen, [
+    "outer testfunc",
+    "outer testfunc",
+    "outer forbidden",
+    "outer system.getresult",
+  ]);
+  assert.throws(() => rpc.use(null as never), /use\(\) takes a function/);
+});
+
 test("sync: errors are the same classes, thrown synchronously", async () => {
   await using server = await spawnServer(SERVER);
   using rpc = RPC.connect(server.url);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Exposition } from "../metrics/exposition.ts";
+import type { Exposition } from "../metrics/exposition.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import type { WireBytes } from "../wire/connection.ts";
 

@@ -503,6 +503,7 @@ export class Server implements AsyncDisposable {
         this.#metricsListener = await this.#serveMetrics(this.#metricsPort);
       } catch (err) {
         this.#listener.close();
+        this.#listener = undefined;
         await this.#pool?.close();
         throw err;
       }

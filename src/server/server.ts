@@ -25,6 +25,7 @@ import { timer } from "../util/timers.ts";
 import { GETRESULT, GETRESULT_PARAMS, MethodDispatcher } from "./dispatcher.ts";
 import { formatSignature } from "./signature.ts";
 import { ServerMetrics } from "./server_metrics.ts";
+import { turnNow } from "../metrics/turn_clock.ts";
 import { Exposition, EXPOSITION_CONTENT_TYPE } from "../metrics/exposition.ts";
 import { serveText, type TextListener } from "../platform/metrics_http.ts";
 
@@ -576,8 +577,10 @@ export class Server implements AsyncDisposable {
       logger: this.#logger,
       stopped: this.#stopped.signal,
       taskStarted: () => void this.#tasks++,
+      // The access log's milliseconds are exact; metrics need less (see turn_clock.ts).
+      now: this.#settings.accessLog ? () => performance.now() : turnNow,
       taskEnded: (call) => {
-        this.#metrics.callEnded(call.method, call.code, (performance.now() - call.started) / 1000);
+        this.#metrics.callEnded(call.method, call.code, (ctx.now() - call.started) / 1000);
         if (--this.#tasks === 0) this.#tasksIdle?.();
       },
       wireBytes: this.#metrics.bytes,

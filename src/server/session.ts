@@ -65,6 +65,8 @@ export interface ServerContext {
   readonly stopped: AbortSignal;
   /** Counts a call as started. */
   taskStarted(): void;
+  /** The clock of `ServedCall.started`, in milliseconds. */
+  now(): number;
   /** Counts a call as finished: its `method`, last `code`, and when it `started`. */
   taskEnded(call: ServedCall): void;
   /** Where connections count the bytes their sockets read and wrote. */
@@ -412,7 +414,7 @@ export class Session {
 
   #start(call: ServedCall): void {
     this.#ctx.taskStarted();
-    call.started = performance.now();
+    call.started = this.#ctx.now();
     this.#ctx.dispatcher.dispatch(call, call, this.#respond);
   }
 

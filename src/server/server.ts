@@ -583,6 +583,7 @@ export class Server implements AsyncDisposable {
         this.#metrics.callEnded(call.method, call.code, (ctx.now() - call.started) / 1000);
         if (--this.#tasks === 0) this.#tasksIdle?.();
       },
+      callRefused: (method, code) => this.#metrics.callRefused(method, code),
       wireBytes: this.#metrics.bytes,
       redirect: this.#redirect,
       throttle: this.#throttle,

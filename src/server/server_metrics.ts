@@ -74,10 +74,16 @@ export class ServerMetrics {
     calls.duration.observe(seconds);
   }
 
+  /** Counts a call answered `code` without being run: no duration. */
+  callRefused(method: string, code: number): void {
+    const calls = this.#methods.get(method) ?? this.#methodCalls(method);
+    calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
+  }
+
   /** Writes every server family to `out`, with `gauges` as they are now. */
   write(out: Exposition, gauges: ServerGauges): void {
     const methods = [...this.#methods].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-    out.family("mprpc_calls_total", "counter", "Calls finished, by method and last status code.");
+    out.family("mprpc_calls_total", "counter", "Calls answered, by method and last status code.");
     for (const [method, calls] of methods) {
       const codes = [...calls.byCode].sort(([a], [b]) => (a ?? 0) - (b ?? 0));
       for (const [code, count] of codes) {
@@ -87,7 +93,7 @@ export class ServerMetrics {
     out.family(
       "mprpc_call_duration_seconds",
       "histogram",
-      "Seconds from a call's start to its end.",
+      "Seconds from a call's start to its end, for calls that ran.",
     );
     for (const [method, calls] of methods) {
       calls.duration.write(out, "mprpc_call_duration_seconds", { method });

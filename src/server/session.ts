@@ -69,6 +69,8 @@ export interface ServerContext {
   now(): number;
   /** Counts a call as finished: its `method`, last `code`, and when it `started`. */
   taskEnded(call: ServedCall): void;
+  /** Counts a call answered `code` without being run (refused, or stopped while waiting). */
+  callRefused(method: string, code: number): void;
   /** Where connections count the bytes their sockets read and wrote. */
   readonly wireBytes: WireBytes;
   /**
@@ -94,7 +96,7 @@ export type Redirect = (
 ) => Promise<Message>;
 
 // A call the session answers: one being served, or a refused one (then never run).
-type Call = CallRequest & { code?: number; stopped?: boolean };
+type Call = CallRequest & { code?: number; stopped?: boolean; started?: number };
 
 // The terminator, written so that a 0.1 frame may hold the text.
 function scrubTerminator(text: string): string {
@@ -576,6 +578,7 @@ export class Session {
       DATA,
     };
     call.code = error.code;
+    if (attempt === 0 && !call.started) this.#ctx.callRefused(call.method, error.code);
     try {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });
     } catch (sendErr) {

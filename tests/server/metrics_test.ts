@@ -82,6 +82,27 @@ test("metrics: calls counted by method and last status code; unknown methods sha
   assert.equal(metrics.get("mprpc_connections")!.type, "gauge");
 });
 
+test("metrics: a call refused before it runs is counted by its code, with no duration", async () => {
+  await using server = await startServer({}, setup);
+  const wire = await WireClient.open(server.addr.port);
+  try {
+    assert.equal((await wire.login())?.CODE, Code.HANDSHAKE);
+    await wire.send({ MPRPC: "0.1", ID: "1", METHOD: "add", RETURN: true, ARGS: "not a list" });
+    const refused = await wire.next();
+    assert.equal(refused?.CODE, Code.REQUEST_ERROR);
+    await wire.call("2", "add", [1, 2]);
+    assert.equal((await wire.next())?.CODE, Code.RESULT);
+    const metrics = metricsOf(server);
+    const count = (code: number) =>
+      valueOf(metrics, "mprpc_calls_total", { method: "add", code: String(code) });
+    assert.equal(count(Code.REQUEST_ERROR), 1);
+    assert.equal(count(Code.RESULT), 1);
+    assert.equal(valueOf(metrics, "mprpc_call_duration_seconds_count", { method: "add" }), 1);
+  } finally {
+    wire.close();
+  }
+});
+
 test("metrics: the bytes read are exactly the bytes the client sent; both counts grow with each call", async () => {
   await using server = await startServer({}, setup);
   const wire = await WireClient.open(server.addr.port);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
-import { AsyncRPC, Broker, Server } from "../../mod.ts";
+import { AsyncRPC, Broker, type Server } from "../../mod.ts";
 import { silentLogger, startServer, WireClient } from "../helpers.ts";
 import { checkHistograms, parseExposition, valueOf } from "../exposition.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../../src/metrics/exposition.ts";

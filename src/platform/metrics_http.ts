@@ -83,6 +83,9 @@ export async function serveText(address: Address, doc: TextDocument): Promise<Te
     requestTimeout: REQUEST_TIMEOUT_MS,
     headersTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // How often the request timeouts are checked (default 30 s: a slow request would be held
+    // three times as long as its timeout).
+    connectionsCheckingInterval: 1_000,
   }, (req, res) => respond(req, res, doc));
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {

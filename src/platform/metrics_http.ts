@@ -48,7 +48,13 @@ function respond(req: IncomingMessage, res: ServerResponse, doc: TextDocument): 
     // Its body is not read: the connection closes after the answer.
     return answer(res, 405, { ...text, allow: "GET, HEAD", connection: "close" }, "GET only\n");
   }
-  const body = doc.render();
+  let body: string;
+  try {
+    body = doc.render();
+  } catch {
+    // A bug in render must not end the process (it would, thrown from node:http's handler).
+    return answer(res, 500, text, "cannot render\n");
+  }
   answer(res, 200, { "content-type": doc.contentType }, req.method === "HEAD" ? "" : body);
 }
 

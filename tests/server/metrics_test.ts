@@ -82,7 +82,7 @@ test("metrics: calls counted by method and last status code; unknown methods sha
   assert.equal(metrics.get("mprpc_connections")!.type, "gauge");
 });
 
-test("metrics: a call refused before it runs is counted by its code, with no duration", async () => {
+test("metrics: a call refused before it runs counts with its code and no duration; a RETURN: false call with code none", async () => {
   await using server = await startServer({}, setup);
   const wire = await WireClient.open(server.addr.port);
   try {
@@ -92,12 +92,19 @@ test("metrics: a call refused before it runs is counted by its code, with no dur
     assert.equal(refused?.CODE, Code.REQUEST_ERROR);
     await wire.call("2", "add", [1, 2]);
     assert.equal((await wire.next())?.CODE, Code.RESULT);
+    // RETURN: false: no answer is sent for the call itself (code "none"); getresult has one.
+    await wire.call("3", "add", [2, 2], { RETURN: false });
+    await wire.call("4", "system.getresult", ["3"]);
+    assert.deepEqual((await wire.next())?.MESSAGE, { ID: "4", RESULT: 4 });
     const metrics = metricsOf(server);
     const count = (code: number) =>
       valueOf(metrics, "mprpc_calls_total", { method: "add", code: String(code) });
     assert.equal(count(Code.REQUEST_ERROR), 1);
     assert.equal(count(Code.RESULT), 1);
-    assert.equal(valueOf(metrics, "mprpc_call_duration_seconds_count", { method: "add" }), 1);
+    assert.equal(valueOf(metrics, "mprpc_calls_total", { method: "add", code: "none" }), 1);
+    assert.equal(valueOf(metrics, "mprpc_call_duration_seconds_count", { method: "add" }), 2);
+    const getresult = { method: "system.getresult", code: String(Code.RESULT) };
+    assert.equal(valueOf(metrics, "mprpc_calls_total", getresult), 1);
   } finally {
     wire.close();
   }

@@ -22,7 +22,14 @@ import {
   type Credential,
   refuseDefaultCredentials,
 } from "../server/credentials.ts";
-import { REDIRECT, Server, type ServerOptions, type TlsServerOptions } from "../server/server.ts";
+import {
+  MORE_METRICS,
+  REDIRECT,
+  Server,
+  type ServerOptions,
+  type TlsServerOptions,
+} from "../server/server.ts";
+import type { Exposition } from "../metrics/exposition.ts";
 import type { Redirect } from "../server/session.ts";
 import { consoleLogger, type Logger } from "../util/logger.ts";
 import { checkOptions, optionNames } from "../util/options.ts";
@@ -63,6 +70,13 @@ export interface BrokerOptions {
    * `tls`: clients then use `broker+tls://` addresses, and members `tls://` broker URLs.
    */
   tls?: TlsServerOptions;
+  /**
+   * Also serve {@linkcode Broker.metrics} over HTTP at `http://hostname:metricsPort/metrics`, as
+   * `Server`'s `metricsPort`; 0 lets the OS choose (see {@linkcode Broker.metricsAddr}).
+   *
+   * @default {undefined} (no HTTP listener)
+   */
+  metricsPort?: number;
 }
 
 const BROKER_OPTIONS = optionNames<BrokerOptions>({
@@ -76,6 +90,7 @@ const BROKER_OPTIONS = optionNames<BrokerOptions>({
   compression: true,
   logger: true,
   tls: true,
+  metricsPort: true,
 });
 
 // The most credential pairs one member may announce: with MAX_MEMBERS, a bound on what members
@@ -126,6 +141,8 @@ export class Broker implements AsyncDisposable {
   readonly #interval: number;
   readonly #logger: Logger;
   readonly #tag: ReturnType<typeof credentialTagger>;
+  // How clients' requests for a server ended, for the metrics.
+  readonly #picks = { sent: 0, refused: 0, no_server: 0 };
 
   /** Creates a broker; nothing listens until {@linkcode Broker.listen}. */
   constructor(options: BrokerOptions) {
@@ -146,7 +163,10 @@ export class Broker implements AsyncDisposable {
     this.#logger = options.logger ?? consoleLogger;
     this.#members = new Members(this.#interval * 1000, this.#logger);
     this.#tag = credentialTagger(secret);
-    const serverOptions: ServerOptions & { [REDIRECT]: Redirect } = {
+    const serverOptions: ServerOptions & {
+      [REDIRECT]: Redirect;
+      [MORE_METRICS]: (out: Exposition) => void;
+    } = {
       hostname: options.hostname,
       port: options.port ?? 7000,
       auth: [...this.#auth, [MEMBER_USER, secret]],
@@ -155,8 +175,10 @@ export class Broker implements AsyncDisposable {
       logger: this.#logger,
       maxConnections: options.maxConnections,
       tls: options.tls,
+      metricsPort: options.metricsPort,
       [REDIRECT]: (username, password, peer, delay) =>
         this.#answer(username, password, peer, delay),
+      [MORE_METRICS]: (out) => this.#writeMetrics(out),
     };
     this.#server = new Server(serverOptions);
     this.#register();
@@ -170,6 +192,33 @@ export class Broker implements AsyncDisposable {
   /** The members and their last reported load, as `broker.members()` returns them. */
   get members(): MemberInfo[] {
     return this.#members.list();
+  }
+
+  /** The HTTP listener's bound address (`metricsPort`), or `undefined` without one. */
+  get metricsAddr(): { hostname: string; port: number } | undefined {
+    return this.#server.metricsAddr;
+  }
+
+  /**
+   * The broker's metrics in the Prometheus text format: its own server's (connections, calls,
+   * bytes; see `Server.metrics`), then its members (`mprpc_broker_members`), each member's last
+   * reported load labelled by its address (`member="tcp://host:port"`, at most 1024 members),
+   * and how clients' requests for a server ended (`mprpc_broker_picks_total{result}`).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Broker } from "mprpc";
+   *
+   * await using broker = new Broker({ port: 0, secret: "join-secret" });
+   * await broker.listen();
+   * const lines = broker.metrics().split("\n");
+   * assert.ok(lines.includes("mprpc_broker_members 0"));
+   * assert.ok(lines.includes('mprpc_broker_picks_total{result="sent"} 0'));
+   * ```
+   */
+  metrics(): string {
+    return this.#server.metrics();
   }
 
   /** Binds the port; with `port: 0`, {@linkcode Broker.addr} tells the port chosen. */
@@ -203,10 +252,12 @@ export class Broker implements AsyncDisposable {
   ): Promise<Message> {
     if (!checkCredentials(this.#auth, username, password)) {
       this.#logger.warn("login refused", { peer, user: username, delay });
+      this.#picks.refused++;
       return { CODE: Code.BROKER_REFUSED, MESSAGE: "the broker refused the credentials" };
     }
     if (this.#members.size === 0) {
       this.#logger.warn("no member to send a client to", { peer, user: username });
+      this.#picks.no_server++;
       return { CODE: Code.BROKER_NO_SERVER, MESSAGE: "no server has joined the broker" };
     }
     const member = pickOfTwo(
@@ -215,11 +266,36 @@ export class Broker implements AsyncDisposable {
     );
     if (!member) {
       this.#logger.warn("no member accepts the credentials", { peer, user: username });
+      this.#picks.refused++;
       return { CODE: Code.BROKER_REFUSED, MESSAGE: "no server accepts these credentials" };
     }
     member.sent++;
+    this.#picks.sent++;
     this.#logger.info("client sent", { peer, user: username, member: member.url });
     return { CODE: Code.BROKER_URL, URL: formatAddress({ ...member.address, username, password }) };
+  }
+
+  // The broker's families, after its server's: members are bounded (MAX_MEMBERS), and so are
+  // their labels.
+  #writeMetrics(out: Exposition): void {
+    const members = this.#members.list();
+    out.single("mprpc_broker_members", "gauge", "Servers that joined the broker.", members.length);
+    const perMember = [
+      ["connections", "connections", "Connections the member last reported."],
+      ["calls", "calls", "Calls in flight the member last reported."],
+      ["queued_calls", "queued", "Calls waiting for a pool worker the member last reported."],
+    ] as const;
+    for (const [suffix, field, help] of perMember) {
+      const name = `mprpc_broker_member_${suffix}`;
+      out.family(name, "gauge", help);
+      for (const { url, load } of members) out.sample(name, load[field], { member: url });
+    }
+    const age = "mprpc_broker_member_report_age_seconds";
+    out.family(age, "gauge", "Seconds since the member's last load report.");
+    for (const { url, reportedAgo } of members) out.sample(age, reportedAgo, { member: url });
+    const picks = "mprpc_broker_picks_total";
+    out.family(picks, "counter", "Clients' requests for a server, by how they ended.");
+    for (const [result, count] of Object.entries(this.#picks)) out.sample(picks, count, { result });
   }
 
   #register(): void {

@@ -46,7 +46,7 @@ export class ServedCall implements CallContext, CallRequest {
   code?: number;
   /** The bytes of its message the server counts as held (`maxInflightBytes`) until it ends. */
   inputBytes = 0;
-  /** `performance.now()` when it started running, for the access log (else 0). */
+  /** When it started running, in ms by the server's clock (0 until then): metrics, access log. */
   started = 0;
 
   // Where the abort of a call that outlives its connection comes from (the server stopping).

@@ -5,7 +5,7 @@
  */
 import type { Codec } from "../wire/codec.ts";
 import { checkCredentials, type Credential } from "./credentials.ts";
-import { Connection } from "../wire/connection.ts";
+import { Connection, type WireBytes } from "../wire/connection.ts";
 import {
   errorClassName,
   MprpcError,
@@ -65,8 +65,14 @@ export interface ServerContext {
   readonly stopped: AbortSignal;
   /** Counts a call as started. */
   taskStarted(): void;
-  /** Counts a call as finished. */
-  taskEnded(): void;
+  /** The clock of `ServedCall.started`, in milliseconds. */
+  now(): number;
+  /** Counts a call as finished: its `method`, last `code`, and when it `started`. */
+  taskEnded(call: ServedCall): void;
+  /** Counts a call answered `code` without being run (refused, or stopped while waiting). */
+  callRefused(method: string, code: number): void;
+  /** Where connections count the bytes their sockets read and wrote. */
+  readonly wireBytes: WireBytes;
   /**
    * Set on a broker: answers an `AUTH` that does not offer the `direct` extension with the
    * server to use (`50`) or a refusal, after which the connection closes.
@@ -90,7 +96,7 @@ export type Redirect = (
 ) => Promise<Message>;
 
 // A call the session answers: one being served, or a refused one (then never run).
-type Call = CallRequest & { code?: number; stopped?: boolean };
+type Call = CallRequest & { code?: number; stopped?: boolean; started?: number };
 
 // The terminator, written so that a 0.1 frame may hold the text.
 function scrubTerminator(text: string): string {
@@ -136,7 +142,10 @@ export class Session {
   constructor(socket: Socket, ctx: ServerContext) {
     this.#ctx = ctx;
     this.#certificate = socket.peerCertificate;
-    this.#conn = new Connection(socket, ctx.codec, { maxMessageSize: ctx.settings.maxMessageSize });
+    this.#conn = new Connection(socket, ctx.codec, {
+      maxMessageSize: ctx.settings.maxMessageSize,
+      bytes: ctx.wireBytes,
+    });
     // Until the login passes, a message is an AUTH: a few hundred bytes. A big one from a peer
     // nobody knows yet is refused before it is decoded (MessagePack can grow 64-fold).
     this.#conn.limitMessages(Math.min(ANONYMOUS_MESSAGE_SIZE, ctx.settings.maxMessageSize));
@@ -407,7 +416,7 @@ export class Session {
 
   #start(call: ServedCall): void {
     this.#ctx.taskStarted();
-    if (this.#ctx.settings.accessLog) call.started = performance.now();
+    call.started = this.#ctx.now();
     this.#ctx.dispatcher.dispatch(call, call, this.#respond);
   }
 
@@ -456,7 +465,7 @@ export class Session {
 
   // The call started by #start is over: counted as finished, and logged.
   #done(call: ServedCall): void {
-    this.#ctx.taskEnded();
+    this.#ctx.taskEnded(call);
     this.#end(call);
     if (!this.#ctx.settings.accessLog) return;
     const ms = Math.round((performance.now() - call.started) * 1000) / 1000;
@@ -569,6 +578,7 @@ export class Session {
       DATA,
     };
     call.code = error.code;
+    if (attempt === 0 && !call.started) this.#ctx.callRefused(call.method, error.code);
     try {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });
     } catch (sendErr) {

@@ -16,7 +16,7 @@ import { type Codec, type MessageBatch, messageDecoding } from "./codec.ts";
 import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
 import { FrameJoiner } from "./frame_joiner.ts";
 import { Splitting } from "./frame_splitter.ts";
-import { chain, pullThrough } from "./pull_through.ts";
+import { chain, pullThrough, type Stage } from "./pull_through.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
@@ -26,10 +26,31 @@ function unencodable(cause: unknown): ResultLimitError {
   return new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
 }
 
+/** Bytes read from and written to sockets, as they cross them (framed, compressed). */
+export interface WireBytes {
+  /** Bytes read from the peer. */
+  read: number;
+  /** Bytes written to the peer. */
+  written: number;
+}
+
 /** Options of {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** The most bytes one inbound message may have. */
   maxMessageSize?: number;
+  /** Where the socket's bytes are counted (one object may count many connections). */
+  bytes?: WireBytes;
+}
+
+// `stage`, counting the bytes it is given into `bytes.read`.
+function counted<O>(stage: Stage<Uint8Array, O>, bytes: WireBytes): Stage<Uint8Array, O> {
+  return {
+    start: (output) => stage.start?.(output),
+    transform(chunk, output) {
+      bytes.read += chunk.length;
+      return stage.transform(chunk, output);
+    },
+  };
 }
 
 /** A framed, encoded message channel over one socket. */
@@ -51,6 +72,7 @@ export class Connection {
   // Carrying queued frames to the socket, while any are queued (see #carry).
   #carrying?: Promise<void>;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #bytes?: WireBytes;
   #open = true;
   // Settles once the last compressed message is queued (or failed). Compressing runs
   // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
@@ -64,10 +86,9 @@ export class Connection {
     this.remoteAddress = socket.remoteAddress;
     this.#splitter = new Splitting(options);
     this.#limit = options.maxMessageSize ?? codec.maxMessageSize;
-    this.messages = pullThrough(
-      socket.readable,
-      chain(this.#splitter, messageDecoding(codec, () => this.#limit)),
-    );
+    this.#bytes = options.bytes;
+    const stage = chain(this.#splitter, messageDecoding(codec, () => this.#limit));
+    this.messages = pullThrough(socket.readable, this.#bytes ? counted(stage, this.#bytes) : stage);
   }
 
   /** From now on, at most `bytes` bytes in one incoming message, compressed or decompressed. */
@@ -209,7 +230,10 @@ export class Connection {
     await undefined;
     const writer = this.#writer ??= this.#socket.writable.getWriter();
     try {
-      for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) await writer.write(chunk);
+      for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) {
+        await writer.write(chunk);
+        if (this.#bytes) this.#bytes.written += chunk.length;
+      }
     } catch {
       // A failed write means the peer is gone: drop what is queued and release anyone waiting
       // to send. The reader sees the same and ends the session.

@@ -1,11 +1,5 @@
 /** The test platform for `deno test` (see test_platform.ts). */
-import type {
-  Child,
-  Finished,
-  RuntimeInfo,
-  TcpConnection,
-  TcpListener,
-} from "./test_platform.ts";
+import type { Child, Finished, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test: (name: string, fn: () => void | Promise<void>) => void = Deno.test;

@@ -11,13 +11,7 @@ import process from "node:process";
 import { Readable, Writable } from "node:stream";
 import { test as nodeTest } from "node:test";
 import { isMainThread } from "node:worker_threads";
-import type {
-  Child,
-  Finished,
-  RuntimeInfo,
-  TcpConnection,
-  TcpListener,
-} from "./test_platform.ts";
+import type { Child, Finished, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test = (name: string, fn: () => void | Promise<void>): void => void nodeTest(name, fn);

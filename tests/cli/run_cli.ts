@@ -4,7 +4,7 @@ import type { Finished } from "../test_platform.ts";
 import { ScriptProcess } from "../helpers.ts";
 
 /** cli.ts (cli.js in the npm build). */
-export const CLI = new URL("../../cli.ts", import.meta.url);
+export const CLI: URL = new URL("../../cli.ts", import.meta.url);
 
 /** Runs `mprpc ARGS…` to its end: its exit status, stdout and stderr. */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<Finished> {

@@ -19,7 +19,16 @@ import {
   stringFlag,
   UsageError,
 } from "./args.ts";
-import { errorLine, Exit, ms, note, parseArg, toJson, writeLine } from "./output.ts";
+import {
+  errorLine,
+  Exit,
+  isClosedOutput,
+  ms,
+  note,
+  parseArg,
+  toJson,
+  writeLine,
+} from "./output.ts";
 
 const URL_HELP =
   `URL is tcp://USER:PASS@HOST:PORT (tls:// for TLS), or broker://USER:PASS@HOST:PORT[,HOST:PORT…]
@@ -84,6 +93,7 @@ async function withClient(
     return await body(rpc, interrupt.signal);
   } catch (err) {
     if (interrupt.signal.aborted) return Exit.INTERRUPTED;
+    if (isClosedOutput(err)) return Exit.OK; // a reader that took what it wanted: `| head -1`
     console.error(errorLine(err));
     return connectionFailed(err) ? Exit.UNAVAILABLE : Exit.FAILED;
   } finally {
@@ -116,26 +126,16 @@ ${EXIT_HELP}`,
         return Exit.OK;
       }
       let items = 0;
-      try {
-        // Breaking out (stdout closed) cancels the call on the server.
-        for await (const item of result) {
-          await writeLine(toJson(item));
-          items++;
-        }
-      } catch (err) {
-        if (!isClosedOutput(err)) throw err;
+      // Leaving the loop early (stdout closed, a signal) cancels the call on the server.
+      for await (const item of result) {
+        await writeLine(toJson(item));
+        items++;
       }
       note(`(${items} items, ${ms(performance.now() - started)})`);
       return Exit.OK;
     });
   },
 };
-
-// Whether writing failed because the reader of stdout is gone: a reader that took what it wanted
-// (`| head -1`), no error.
-function isClosedOutput(err: unknown): boolean {
-  return (err as { code?: string })?.code === "EPIPE" || (err as Error)?.name === "BrokenPipe";
-}
 
 function kwargsFlag(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};

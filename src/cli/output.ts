@@ -109,6 +109,11 @@ export function writeLine(text: string): Promise<void> {
   });
 }
 
+/** Whether `err` is a write to stdout whose reader is gone (EPIPE). */
+export function isClosedOutput(err: unknown): boolean {
+  return (err as { code?: string })?.code === "EPIPE" || (err as Error)?.name === "BrokenPipe";
+}
+
 /** Writes `text` on stderr if it is a terminal: progress and timing for a person waiting. */
 export function note(text: string): void {
   if (process.stderr.isTTY) process.stderr.write(`${text}\n`);

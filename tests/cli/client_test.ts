@@ -3,10 +3,10 @@
  * Python peer (tests/interop/python/peer.py): what they print, and their exit statuses.
  */
 import assert from "node:assert/strict";
-import { spawn, test } from "../test_platform.deno.ts";
+import { makeTempFile, removeFile, spawn, test, writeTextFile } from "../test_platform.deno.ts";
 import { callContext, type Server } from "../../mod.ts";
 import { main } from "../../cli.ts";
-import { deferred, startServer, urlOf, within } from "../helpers.ts";
+import { deferred, makeCertificates, startServer, urlOf, within } from "../helpers.ts";
 import { PYTHON } from "../interop/python.ts";
 import { runCli, startCli } from "./run_cli.ts";
 
@@ -67,6 +67,37 @@ test("cli call: an error prints its code, class and message: 1 for the call, 3 w
   const refused = await runCli(["call", urlOf(server, "admin:wrong"), "boom"]);
   assert.equal(refused.code, 3);
   assert.match(refused.stderr, /^error 501 LoginError: /);
+});
+
+test("cli client flags: --debug and --compression as the server runs; --tls-ca for a tls:// server", async () => {
+  {
+    await using server = await startServer({ debug: true, compression: "zlib" }, api);
+    const out = await runCli([
+      "call",
+      urlOf(server),
+      "pack",
+      "1",
+      "2",
+      "3",
+      "--debug",
+      "--compression=zlib",
+    ]);
+    assert.deepEqual(out, { code: 0, stdout: "[1,2,3]\n", stderr: "" });
+  }
+  const { ca, server: pem } = await makeCertificates();
+  const caFile = await makeTempFile();
+  try {
+    await writeTextFile(caFile, ca);
+    await using server = await startServer({ tls: pem }, api);
+    const url = `tls://admin:admin@localhost:${server.addr.port}`;
+    const trusted = await runCli(["call", url, "pack", "1", "2", "3", "--tls-ca", caFile.pathname]);
+    assert.deepEqual(trusted, { code: 0, stdout: "[1,2,3]\n", stderr: "" });
+    const untrusted = await runCli(["call", url, "pack"]);
+    assert.equal(untrusted.code, 3);
+    assert.match(untrusted.stderr, /^error 503 RpcUnavailableException: .*TLS: its certificate/);
+  } finally {
+    await removeFile(caFile);
+  }
 });
 
 test("cli list and describe: the methods, one per line; a signature and its help", async () => {

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { ClientOptions } from "../client/client_session.ts";
 import { type Credential, refuseDefaultCredentials as refuse } from "../server/credentials.ts";
 import type { Compression } from "../protocol/messages.ts";
-import type { TlsClientOptions } from "../platform/transport.ts";
+import type { TlsClientOptions, TlsServerOptions } from "../platform/transport.ts";
 
 /** A flag, argument or variable that makes no sense: reported with the usage, exit status 2. */
 export class UsageError extends Error {}
@@ -141,13 +141,30 @@ export function compressionFlag(text: string | undefined): Compression | undefin
   return text as Compression;
 }
 
-/** The text of the PEM file `file` given by `--flag`. */
-export function readPem(flag: string, file: string): string {
+// The text of the PEM file `file` given by `--flag`.
+function readPem(flag: string, file: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
     throw new UsageError(`--${flag}: cannot read ${file}: ${(err as Error).message}`);
   }
+}
+
+/** A server's TLS options from their files: a certificate and its key together, or neither. */
+export function tlsServerOptions(
+  cert?: string,
+  key?: string,
+  ca?: string,
+): TlsServerOptions | undefined {
+  if (cert === undefined && key === undefined && ca === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw new UsageError("TLS needs both --tls-cert and --tls-key");
+  }
+  return {
+    cert: readPem("tls-cert", cert),
+    key: readPem("tls-key", key),
+    ...ca !== undefined && { ca: readPem("tls-ca", ca) },
+  };
 }
 
 /** The flags every client command takes. */

@@ -5,16 +5,15 @@
  */
 import process from "node:process";
 import { Broker, type BrokerOptions } from "../broker/broker.ts";
-import type { TlsServerOptions } from "../platform/transport.ts";
 import {
   type Command,
   credential,
   type Flags,
   numberFlag,
   parseFlags,
-  readPem,
   refuseDefaultCredentials,
   stringFlag,
+  tlsServerOptions,
   UsageError,
 } from "./args.ts";
 
@@ -65,7 +64,7 @@ function fromFlags(
   if (!secret) throw new UsageError("a secret is required: --secret or MPRPC_BROKER_SECRET");
   const hostname = flag("hostname", "HOSTNAME");
   if (hostname !== undefined) refuseDefaultCredentials(hostname, auth, "MPRPC_BROKER_AUTH");
-  const tls = tlsOptions(
+  const tls = tlsServerOptions(
     flag("tls-cert", "TLS_CERT"),
     flag("tls-key", "TLS_KEY"),
     flag("tls-ca", "TLS_CA"),
@@ -78,19 +77,6 @@ function fromFlags(
     reportInterval: numberFlag("report-interval", flag("report-interval", "REPORT_INTERVAL")),
     maxConnections: numberFlag("max-connections", flag("max-connections", "MAX_CONNECTIONS")),
     ...tls && { tls },
-  };
-}
-
-/** A server's TLS options from their files: a certificate and its key together, or neither. */
-export function tlsOptions(cert?: string, key?: string, ca?: string): TlsServerOptions | undefined {
-  if (cert === undefined && key === undefined && ca === undefined) return undefined;
-  if (cert === undefined || key === undefined) {
-    throw new UsageError("TLS needs both --tls-cert and --tls-key");
-  }
-  return {
-    cert: readPem("tls-cert", cert),
-    key: readPem("tls-key", key),
-    ...ca !== undefined && { ca: readPem("tls-ca", ca) },
   };
 }
 

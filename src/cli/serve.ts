@@ -16,9 +16,9 @@ import {
   numberFlag,
   refuseDefaultCredentials,
   stringFlag,
+  tlsServerOptions,
   UsageError,
 } from "./args.ts";
-import { tlsOptions } from "./broker.ts";
 
 /**
  * The module and the server's options from the flags of `serve` and `env`; throws a
@@ -64,7 +64,9 @@ export function serveOptions(
     compression: compressionFlag(stringFlag(flags, "compression")),
     workers: numberFlag("workers", stringFlag(flags, "workers"), 1),
     accessLog: flags["access-log"] === true || undefined,
-    tls: tlsOptions(...(["tls-cert", "tls-key", "tls-ca"].map((name) => stringFlag(flags, name)))),
+    tls: tlsServerOptions(
+      ...(["tls-cert", "tls-key", "tls-ca"].map((name) => stringFlag(flags, name))),
+    ),
     broker: membership(flags, env),
   };
   // Options left undefined are left out: they mean the server's defaults.

@@ -1,7 +1,7 @@
 /**
  * Checks the npm package as a user gets it: `npm pack`, `npm install` of the tarball into a fresh
- * project, then a Node script that starts a server and calls it through the installed package.
- * Run after `deno task build:npm`.
+ * project, then a Node script that starts a server and calls it through the installed package, and
+ * the `mprpc` command serving a module and calling it. Run after `deno task build:npm`.
  *
  * @module
  */
@@ -39,6 +39,29 @@ await rpc.close();
 await server.close();
 `;
 
+/** `npx mprpc serve` a module, then `npx mprpc call` it: the command line as a user runs it. */
+async function checkServeAndCall(project: string): Promise<void> {
+  Deno.writeTextFileSync(`${project}/api.mjs`, "export function add(a, b) { return a + b; }\n");
+  // The installed bin itself, not through npx, which would not pass on the SIGTERM below.
+  const bin = `${project}/node_modules/.bin/mprpc`;
+  const args = ["serve", "api.mjs", "--port", "0", "--executor", "inline"];
+  const serve = new Deno.Command(bin, { args, cwd: project, stdout: "piped", stderr: "inherit" })
+    .spawn();
+  const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const { value = "" } = await lines.read();
+    const address = /listening on (\S+)/.exec(value)?.[1];
+    if (!address) throw new Error(`mprpc serve printed ${JSON.stringify(value)}`);
+    const url = `tcp://admin:admin@${address}`;
+    const sum = run("npx", ["--no-install", "mprpc", "call", url, "add", "2", "3"], project);
+    if (sum !== "5\n") throw new Error(`mprpc call printed ${JSON.stringify(sum)}`);
+  } finally {
+    serve.kill("SIGTERM");
+    await lines.cancel();
+    await serve.status;
+  }
+}
+
 const [listing] = JSON.parse(run("npm", ["pack", "--dry-run", "--json"], NPM_DIR));
 const shipped: string[] = listing.files.map((file: { path: string }) => file.path);
 if (shipped.some((path) => path.startsWith("esm/tests/"))) {
@@ -57,6 +80,7 @@ try {
   if (!run("npx", ["--no-install", "mprpc", "broker", "--help"], project).includes("--secret")) {
     throw new Error("the mprpc command does not print its usage");
   }
+  await checkServeAndCall(project);
   const expected = { sum: 9, items: [0, 1, 2], missing: true };
   if (JSON.stringify(output) !== JSON.stringify(expected)) {
     throw new Error(`unexpected output from the installed package: ${JSON.stringify(output)}`);

@@ -1,5 +1,5 @@
 /** The test platform for `deno test` (see test_platform.ts). */
-import type { Child, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
+import type { Child, Finished, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test: (name: string, fn: () => void | Promise<void>) => void = Deno.test;
@@ -64,6 +64,17 @@ export function spawn(command: string, args: string[], env: Record<string, strin
     },
     status: child.status.then((status) => status.code),
   };
+}
+
+/** Runs `command` to its end, stdin empty, stdout and stderr captured. */
+export async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Finished> {
+  const output = await new Deno.Command(command, { args, env, stdin: "null" }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
 }
 
 // Scripts that tests start may import test-only packages: they lock them where the tests do, so

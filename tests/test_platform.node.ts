@@ -1,4 +1,5 @@
 /** The test platform for `node --test` (see test_platform.ts); the npm build puts it in place. */
+import { Buffer } from "node:buffer";
 import { spawn as spawnChild } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFile as readFileNode, rm, writeFile as writeFileNode } from "node:fs/promises";
@@ -10,7 +11,7 @@ import process from "node:process";
 import { Readable, Writable } from "node:stream";
 import { test as nodeTest } from "node:test";
 import { isMainThread } from "node:worker_threads";
-import type { Child, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
+import type { Child, Finished, RuntimeInfo, TcpConnection, TcpListener } from "./test_platform.ts";
 
 /** Registers a test. */
 export const test = (name: string, fn: () => void | Promise<void>): void => void nodeTest(name, fn);
@@ -89,6 +90,31 @@ export function spawn(command: string, args: string[], env: Record<string, strin
     kill: (signal = "SIGTERM") => void child.kill(signal),
     status: new Promise((resolve) => child.on("exit", (code) => resolve(code ?? 1))),
   };
+}
+
+/** Runs `command` to its end, stdin empty, stdout and stderr captured. */
+export function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Finished> {
+  const child = spawnChild(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(stdout).toString(),
+        stderr: Buffer.concat(stderr).toString(),
+      }));
+  });
 }
 
 /** The command that runs a test fixture script (compiled beside this file). */

@@ -35,6 +35,13 @@ export interface Child {
   status: Promise<number>;
 }
 
+/** What a process that ran to its end left: its exit code and its output. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
 /** The runtime, for benchmark reports. */
 export interface RuntimeInfo {
   /** e.g. "Deno 2.9.6" or "Node v20.20.2". */

@@ -419,6 +419,29 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
     return this.close();
   }
 
+  /**
+   * Sends the protocol's heartbeat ping and resolves to the round trip in milliseconds, once the
+   * pong is back (any MPRPC server answers it, pymprpc's too). Rejects if the connection ends
+   * first, or past the client's `timeout`; waits for a lost connection like a call does.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { AsyncRPC, Server } from "mprpc";
+   *
+   * await using server = new Server({ port: 0 });
+   * await server.listen();
+   * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+   * const ms = await rpc.ping();
+   * assert.ok(ms >= 0 && ms < 10_000);
+   * ```
+   */
+  async ping(): Promise<number> {
+    const session = this.#session;
+    if (session?.open) return await session.ping();
+    return await (await this.#reconnected(this.#waitLimit())).ping();
+  }
+
   // Opens a connection, joining one already being opened (by connect() or the reconnect loop).
   #connectOnce(): Promise<ClientSession> {
     this.#connecting ??= this.#open().finally(() => this.#connecting = undefined);

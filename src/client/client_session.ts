@@ -34,7 +34,7 @@ import { creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
 import { Connection } from "../wire/connection.ts";
-import { deferred } from "../util/deferred.ts";
+import { type Deferred, deferred } from "../util/deferred.ts";
 import { Wakeup } from "../util/wakeup.ts";
 import type { ItemStream } from "../call/item_stream.ts";
 import { optionNames } from "../util/options.ts";
@@ -258,6 +258,11 @@ export class ClientSession {
   // presents the ID, on any connection.)
   readonly #idPrefix = `${crypto.randomUUID().slice(0, 8)}.`;
   #calls = 0;
+  // Pings sent (heartbeats too) and pongs received: a pong has no ID, but a server answers pings
+  // in order, so the nth pong answers the nth ping. ping() calls wait here for theirs, in order.
+  #pingsSent = 0;
+  #pongs = 0;
+  #pingWaiters: { ping: number; pong: Deferred<void> }[] = [];
 
   private constructor(
     address: HostPort,
@@ -430,8 +435,7 @@ export class ClientSession {
         return this.#conn.abort();
       }
       // A failed ping means the connection is gone; the read loop reports that.
-      Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, HEARTBEAT: "ping" }))
-        .catch(() => {});
+      Promise.resolve().then(() => this.#sendPing()).catch(() => {});
     }, seconds * 1000);
   }
 
@@ -472,6 +476,7 @@ export class ClientSession {
         this.#forget(key);
         pending.state.fail(reason);
       }
+      for (const { pong } of this.#pingWaiters.splice(0)) pong.reject(reason);
     }
   }
 
@@ -486,7 +491,8 @@ export class ClientSession {
     const body = message.MESSAGE;
     if (!isMap(body)) {
       // Connection-level: a pong, or the reason the server is about to close the connection.
-      if (code >= 500) {
+      if (code === Code.PONG) this.#ponged();
+      else if (code >= 500) {
         this.#closeReason = errorFromCode(code, `the server closed the connection (${code})`);
       }
       return;
@@ -605,6 +611,48 @@ export class ClientSession {
 
   #wakeReadLoop(): void {
     this.#taken.wake();
+  }
+
+  /**
+   * Sends a heartbeat ping; resolves to the milliseconds until its pong came. Rejects if the
+   * connection ends first, or with `TimeoutException` past the client's `timeout`.
+   */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    const waiter = { ping: 0, pong: deferred<void>() };
+    waiter.pong.promise.catch(() => {}); // a failed send below leaves it to the read loop
+    const timeout = this.#options.timeout;
+    const expiry = timeout
+      ? timer(() => {
+        this.#pingWaiters = this.#pingWaiters.filter((w) => w !== waiter);
+        waiter.pong.reject(new TimeoutException(`no pong within ${timeout} s`));
+      }, timeout * 1000)
+      : undefined;
+    try {
+      if (!this.#conn.open) throw this.#closeReason ?? new RpcUnavailableException("closed");
+      waiter.ping = this.#pingsSent + 1;
+      this.#pingWaiters.push(waiter);
+      await this.#sendPing();
+      await waiter.pong.promise;
+      return performance.now() - started;
+    } finally {
+      clearTimeout(expiry);
+    }
+  }
+
+  // Sends a ping, counted as sent just before it is queued, in the order pings go out.
+  #sendPing(): Promise<void> | undefined {
+    this.#pingsSent++;
+    return this.#conn.send({ MPRPC: VERSION, HEARTBEAT: "ping" });
+  }
+
+  // A pong came: it answers ping number #pongs, and every ping() waiting for that one or an
+  // earlier one (whose pong was lost, which a server that follows the protocol never does).
+  #ponged(): void {
+    const pongs = ++this.#pongs;
+    while (this.#pingWaiters.length > 0 && this.#pingWaiters[0].ping <= pongs) {
+      this.#pingWaiters.shift()!.pong.resolve();
+    }
   }
 }
 

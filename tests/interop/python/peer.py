@@ -1,7 +1,8 @@
 """An independent MPRPC 0.1 peer written from docs/protocol.md, for wire-compatibility tests.
 
     peer.py client PORT [MODE]   call a server on 127.0.0.1:PORT, print one JSON line per result
-    peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port
+    peer.py server [MODE]        serve on 127.0.0.1 (port chosen by the OS), print the port;
+                                 with the introspection functions (system.listMethods …)
     peer.py cut PORT [MODE]      call `measure` on a server on 127.0.0.1:PORT with arguments that
                                  hold the terminator (which a 0.1 receiver reads whole: see
                                  "Transport and framing"); one JSON line per result
@@ -17,6 +18,7 @@ Only Python's standard library and msgpack (Debian's python3-msgpack) are used.
 """
 import asyncio
 import bz2
+import inspect
 import json
 import lzma
 import os
@@ -269,11 +271,38 @@ async def count(n, size):
 STREAMS = {"testcorogen": testcorogen, "count": count}
 
 
+def testfunc(a, b):
+    """Adds a and b."""
+    return a + b
+
+
 METHODS = {
-    "testfunc": lambda a, b: a + b,
+    "testfunc": testfunc,
     "echo": lambda x: x,
     "fails": lambda: 1 / 0,
 }
+
+
+# The introspection functions ("System methods"), which `mprpc list` and `describe` ask for.
+def list_methods():
+    return sorted([*METHODS, *STREAMS])
+
+
+def method_signature(name):
+    fn = METHODS.get(name) or STREAMS.get(name)
+    return str(inspect.signature(fn)) if fn else ""
+
+
+def method_help(name):
+    fn = METHODS.get(name) or STREAMS.get(name)
+    return (inspect.getdoc(fn) or "") if fn else ""
+
+
+METHODS.update({
+    "system.listMethods": list_methods,
+    "system.methodSignature": method_signature,
+    "system.methodHelp": method_help,
+})
 
 
 async def serve_connection(reader, writer, codec):

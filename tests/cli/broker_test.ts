@@ -1,9 +1,9 @@
 /** The command line's options (cli.ts): flags, environment, and clear refusals. */
 import assert from "node:assert/strict";
-import { makeTempFile, removeFile, test, writeTextFile } from "./test_platform.deno.ts";
-import { brokerOptions } from "../cli.ts";
-import { AsyncRPC } from "../mod.ts";
-import { makeCertificates, ScriptProcess, within } from "./helpers.ts";
+import { makeTempFile, removeFile, test, writeTextFile } from "../test_platform.deno.ts";
+import { brokerOptions } from "../../cli.ts";
+import { AsyncRPC } from "../../mod.ts";
+import { makeCertificates, ScriptProcess, within } from "../helpers.ts";
 
 test("cli: broker options come from flags, else the environment", () => {
   assert.deepEqual(
@@ -11,6 +11,7 @@ test("cli: broker options come from flags, else the environment", () => {
       MPRPC_BROKER_SECRET: "s",
       MPRPC_BROKER_PORT: "1",
       MPRPC_BROKER_HOSTNAME: "0.0.0.0",
+      MPRPC_BROKER_METRICS_PORT: "9465",
     }),
     {
       hostname: "0.0.0.0",
@@ -19,6 +20,7 @@ test("cli: broker options come from flags, else the environment", () => {
       secret: "s",
       reportInterval: undefined,
       maxConnections: undefined,
+      metricsPort: 9465,
     },
   );
   assert.deepEqual(
@@ -107,7 +109,7 @@ test("cli: `broker` runs as a program, and listens with TLS given a certificate 
     await writeTextFile(key, pem.key);
     const args = ["broker", "--port", "0", "--tls-cert", cert.pathname, "--tls-key", key.pathname];
     await using broker = new ScriptProcess(
-      new URL("../cli.ts", import.meta.url),
+      new URL("../../cli.ts", import.meta.url),
       { MPRPC_BROKER_SECRET: "s" },
       args,
     );

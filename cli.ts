@@ -23,8 +23,6 @@ import { broker } from "./src/cli/broker.ts";
 import { call, describe, list, ping } from "./src/cli/client.ts";
 import { serve } from "./src/cli/serve.ts";
 
-export { brokerOptions } from "./src/cli/broker.ts";
-
 const COMMANDS: Record<string, Command> = { call, list, describe, ping, serve, broker };
 
 const USAGE = `usage: mprpc COMMAND [ARG...] [FLAG...]

@@ -49,7 +49,11 @@ export function runAround<C>(
         return Promise.reject(new Error("a middleware called next() while its last next() ran"));
       }
       running = true;
-      return step(index + 1).finally(() => running = false);
+      const rest = step(index + 1).finally(() => running = false);
+      // A middleware that drops what next() returns must not leave a rejection unhandled (that
+      // would end the process): the call is answered with what the middleware returned.
+      rest.catch(() => {});
+      return rest;
     });
   };
   return step(0);

@@ -1,21 +1,23 @@
 /**
- * What client and server tracing share: mprpc's tracer, a span's attributes and its end, and a
- * stream whose span lasts until its last item. Spans go through the OpenTelemetry API, a no-op
- * until the application registers an SDK; the `tracing` options turn them on.
+ * What client and server tracing share: a call's span, started with the RPC attributes of
+ * OpenTelemetry's semantic conventions and ended with the status code the call ended with. Spans
+ * go through the OpenTelemetry API, a no-op until the application registers an SDK; the `tracing`
+ * options turn them on.
  *
  * @module
  */
-import { type Span, SpanKind, SpanStatusCode, trace, type Tracer } from "../../deps.ts";
-import { MprpcError } from "../protocol/errors.ts";
-import { isAsyncIterable } from "./answer.ts";
+import { type Span, type SpanKind, SpanStatusCode, trace, type Tracer } from "../../deps.ts";
 import { Code } from "../protocol/messages.ts";
 
 /** `SpanKind.CLIENT` or `SpanKind.SERVER`. */
 export type CallSpanKind = typeof SpanKind.CLIENT | typeof SpanKind.SERVER;
 
+/** The attribute that holds the status code a call ended with. */
+export const STATUS_CODE = "rpc.mprpc.status_code";
+
 /**
- * Starts the span of a call to `method`, named after it, with the RPC attributes of OpenTelemetry's
- * semantic conventions (`rpc.system` is `"mprpc"`). `parent`: the context it continues.
+ * Starts the span of a call to `method`, named after it, with `rpc.system` (`"mprpc"`) and
+ * `rpc.method`. `parent`: the context it continues.
  */
 export function startCallSpan(
   method: string,
@@ -29,55 +31,16 @@ export function startCallSpan(
 }
 
 /**
- * Ends `span` as failed with `err`: an `MprpcError` with its status code (a plain error on the
- * server is answered with 404); one that never reached the wire (an abort) with none.
+ * Ends `span` with the status code its call ended with, if it got one: an error's (from 400 on)
+ * sets the span's status to `ERROR`, with `error` recorded when known. A call that failed without
+ * a code (an abort before any answer) passes only `error`.
  */
-export function failSpan(span: Span, err: unknown, side: CallSpanKind): void {
-  if (err instanceof MprpcError) span.setAttribute("rpc.mprpc.status_code", err.code);
-  else if (side === SpanKind.SERVER) span.setAttribute("rpc.mprpc.status_code", Code.RUNTIME_ERROR);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : "" });
-  if (err instanceof Error) span.recordException(err);
+export function endCallSpan(span: Span, code: number | undefined, error?: unknown): void {
+  if (code !== undefined) span.setAttribute(STATUS_CODE, code);
+  if (error !== undefined || (code !== undefined && code >= Code.REQUEST_ERROR)) {
+    const message = error instanceof Error ? error.message : "";
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+    if (error instanceof Error) span.recordException(error);
+  }
   span.end();
-}
-
-/**
- * Ends `span` with the call's `result`, or hands back a stream whose span ends with it: after its
- * last item (206), on its failure, or when its reader leaves early (then it is ended as
- * cancelled, without an error status).
- */
-export function endSpan(span: Span, result: unknown, side: CallSpanKind): unknown {
-  if (!isAsyncIterable(result)) {
-    span.setAttribute("rpc.mprpc.status_code", Code.RESULT);
-    span.end();
-    return result;
-  }
-  return tracedItems(result, span, side);
-}
-
-async function* tracedItems(
-  items: AsyncIterable<unknown>,
-  span: Span,
-  side: CallSpanKind,
-): AsyncGenerator<unknown> {
-  let count = 0;
-  let outcome: "end" | "error" | undefined;
-  try {
-    for await (const item of items) {
-      count++;
-      yield item;
-    }
-    outcome = "end";
-  } catch (err) {
-    outcome = "error";
-    span.setAttribute("rpc.mprpc.items", count);
-    failSpan(span, err, side);
-    throw err;
-  } finally {
-    if (outcome !== "error") {
-      span.setAttribute("rpc.mprpc.items", count);
-      if (outcome === "end") span.setAttribute("rpc.mprpc.status_code", Code.STREAM_END);
-      else span.setAttribute("rpc.mprpc.cancelled", true);
-      span.end();
-    }
-  }
 }

@@ -49,11 +49,19 @@ export type TraceCarrier = Record<string, string>;
 
 /** The most entries a `TRACE` map may have (W3C Trace Context and baggage use three). */
 export const MAX_TRACE_ENTRIES = 8;
+/** The longest a `TRACE` value may be, in characters: W3C Baggage's limit for its header. */
+export const MAX_TRACE_VALUE = 8192;
+/** The longest a `TRACE` name may be, in characters. */
+export const MAX_TRACE_NAME = 256;
 
+// A propagator parses what it is given: a peer's carrier is held to what real ones write.
 function isTraceCarrier(value: unknown): value is TraceCarrier {
   if (!isMap(value)) return false;
-  const entries = Object.values(value);
-  return entries.length <= MAX_TRACE_ENTRIES && entries.every((v) => typeof v === "string");
+  const entries = Object.entries(value);
+  return entries.length <= MAX_TRACE_ENTRIES &&
+    entries.every(([name, text]) =>
+      name.length <= MAX_TRACE_NAME && typeof text === "string" && text.length <= MAX_TRACE_VALUE
+    );
 }
 
 function isDuration(value: unknown): value is number {
@@ -63,7 +71,7 @@ function isDuration(value: unknown): value is number {
 const MUST_BE = {
   DEADLINE: "a positive number",
   CREDIT: "a positive integer",
-  TRACE: `a map of at most ${MAX_TRACE_ENTRIES} strings`,
+  TRACE: `a map of at most ${MAX_TRACE_ENTRIES} strings of at most ${MAX_TRACE_VALUE} characters`,
 };
 
 // Why an extension field is not acceptable on this connection, if it is not.

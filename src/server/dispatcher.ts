@@ -15,7 +15,6 @@ import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
 import type { ResultStore } from "./result_store.ts";
 import { bindArguments, type Parameter } from "./signature.ts";
 import { type Middleware, MiddlewareCall } from "./middleware.ts";
-import { traceServed } from "./tracing.ts";
 
 /** A call as the session decoded it. */
 export interface CallRequest {
@@ -84,23 +83,18 @@ function answerOf(method: Method, args: unknown[]): Answer | Promise<Answer> {
 /**
  * The server's dispatcher: looks the method up in the registry, binds the arguments to its
  * parameters, and runs it as serving the call (see `callContext()`); `system.getresult` takes a
- * stored outcome. Middleware, and with `tracing` a span, run around every call.
+ * stored outcome. Middleware runs around every call.
  */
 export class MethodDispatcher implements Dispatcher {
   readonly #registry: Registry;
   readonly #results: ResultStore;
-  readonly #tracing: boolean;
   // Replaced, never changed in place: a call runs the chain it started with.
   #middleware: readonly Middleware[] = [];
 
-  /**
-   * Dispatches to the methods of `registry`, and `system.getresult` to `results`; `tracing`: a
-   * span per call.
-   */
-  constructor(registry: Registry, results: ResultStore, tracing = false) {
+  /** Dispatches to the methods of `registry`, and `system.getresult` to `results`. */
+  constructor(registry: Registry, results: ResultStore) {
     this.#registry = registry;
     this.#results = results;
-    this.#tracing = tracing;
   }
 
   /** Adds `middleware` around the calls dispatched from now on, inside those added before. */
@@ -111,7 +105,7 @@ export class MethodDispatcher implements Dispatcher {
 
   /** Runs `call`; see {@linkcode Dispatcher.dispatch}. */
   dispatch<C extends CallRequest>(call: C, context: CallContext, respond: Respond<C>): void {
-    if (this.#middleware.length > 0 || this.#tracing) {
+    if (this.#middleware.length > 0) {
       return runInCall(context, () => respond(call, this.#around(call, context)));
     }
     let method: Method;
@@ -129,12 +123,10 @@ export class MethodDispatcher implements Dispatcher {
     return respond(call, runInCallSync(context, answerOf, method, args));
   }
 
-  // The call through the middleware (and its span): always asynchronous, unlike the bare path.
+  // The call through the middleware: always asynchronous, unlike the bare path.
   #around(call: CallRequest, context: CallContext): Promise<Answer> {
     const ctx = new MiddlewareCall(call, context);
-    const chain = this.#middleware;
-    const run = () => runAround(chain, ctx, this.#run);
-    return (this.#tracing ? traceServed(call, context, run) : run()).then(toAnswer);
+    return runAround(this.#middleware, ctx, this.#run).then(toAnswer);
   }
 
   // The innermost step of the middleware chain: the method, given the context's arguments.

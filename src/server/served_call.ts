@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Span } from "../../deps.ts";
 import type { CallContext } from "../call/call_context.ts";
 import { type CallMessage, creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { Wakeup } from "../util/wakeup.ts";
@@ -44,6 +45,10 @@ export class ServedCall implements CallContext, CallRequest {
   readonly deadline: number | undefined;
   /** The last status code sent for it (the access log's). */
   code?: number;
+  /** The error it was answered with, if any (its span records it). */
+  error?: unknown;
+  /** Its span, with the `tracing` option, from its start until it is over. */
+  span?: Span;
   /** The bytes of its message the server counts as held (`maxInflightBytes`) until it ends. */
   inputBytes = 0;
   /** When it started running, in ms by the server's clock (0 until then): metrics, access log. */

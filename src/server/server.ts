@@ -24,6 +24,7 @@ import { checkOptions, optionNames } from "../util/options.ts";
 import { timer } from "../util/timers.ts";
 import { GETRESULT, GETRESULT_PARAMS, MethodDispatcher } from "./dispatcher.ts";
 import type { Middleware, MiddlewareContext } from "./middleware.ts";
+import { CallTracer } from "./tracing.ts";
 import { formatSignature } from "./signature.ts";
 import { ServerMetrics } from "./server_metrics.ts";
 import { turnNow } from "../metrics/turn_clock.ts";
@@ -210,8 +211,8 @@ export interface ServerOptions {
    * A span per call through the OpenTelemetry API (`@opentelemetry/api`; a no-op until the
    * application registers an SDK): named after the method, a child of the caller's span when the
    * client sent its trace context (the `trace` extension: mprpc clients with `tracing` on), active
-   * while the handler runs, and ended with the call (a stream's with its last item). Every call
-   * then takes the middleware path. See README, "Tracing".
+   * while the handler runs, and ended when the call is over (a stream with its last item), with
+   * the status code sent. See README, "Tracing".
    *
    * @default {false}
    */
@@ -270,6 +271,7 @@ export class Server implements AsyncDisposable {
   readonly #registry = new Registry();
   readonly #results: ResultStore;
   readonly #dispatcher: MethodDispatcher;
+  readonly #tracer?: CallTracer;
   readonly #logger: Logger;
   readonly #stopped = new AbortController();
   readonly #sessions = new Set<Session>();
@@ -324,7 +326,8 @@ export class Server implements AsyncDisposable {
       count: options.maxStoredResults ?? 1000,
       bytes: options.maxStoredResultBytes ?? 64 * 1024 * 1024,
     });
-    this.#dispatcher = new MethodDispatcher(this.#registry, this.#results, options.tracing);
+    this.#dispatcher = new MethodDispatcher(this.#registry, this.#results);
+    if (options.tracing) this.#tracer = new CallTracer();
     this.#settings = {
       auth: options.auth ?? [["admin", "admin"]],
       timeout: options.timeout ?? 180,
@@ -653,6 +656,7 @@ export class Server implements AsyncDisposable {
       settings: this.#settings,
       codec,
       dispatcher: this.#dispatcher,
+      tracer: this.#tracer,
       results: this.#results,
       logger: this.#logger,
       stopped: this.#stopped.signal,

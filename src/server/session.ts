@@ -36,6 +36,7 @@ import type { ResultStore } from "./result_store.ts";
 import { type CallClient, ServedCall } from "./served_call.ts";
 import type { InflightBytes } from "./inflight_bytes.ts";
 import type { LoginThrottle } from "./login_throttle.ts";
+import type { CallTracer } from "./tracing.ts";
 
 /** The server settings a session follows, all resolved to their defaults. */
 export interface SessionSettings {
@@ -56,6 +57,8 @@ export interface ServerContext {
   readonly settings: SessionSettings;
   readonly codec: Codec;
   readonly dispatcher: Dispatcher;
+  /** Spans of calls, with the `tracing` option. */
+  readonly tracer?: CallTracer;
   readonly results: ResultStore;
   readonly logger: Logger;
   /**
@@ -96,7 +99,12 @@ export type Redirect = (
 ) => Promise<Message>;
 
 // A call the session answers: one being served, or a refused one (then never run).
-type Call = CallRequest & { code?: number; stopped?: boolean; started?: number };
+type Call = CallRequest & {
+  code?: number;
+  error?: unknown;
+  stopped?: boolean;
+  started?: number;
+};
 
 // The terminator, written so that a 0.1 frame may hold the text.
 function scrubTerminator(text: string): string {
@@ -417,6 +425,12 @@ export class Session {
   #start(call: ServedCall): void {
     this.#ctx.taskStarted();
     call.started = this.#ctx.now();
+    const tracer = this.#ctx.tracer;
+    if (tracer) return tracer.run(call, () => this.#dispatch(call));
+    this.#ctx.dispatcher.dispatch(call, call, this.#respond);
+  }
+
+  #dispatch(call: ServedCall): void {
     this.#ctx.dispatcher.dispatch(call, call, this.#respond);
   }
 
@@ -466,6 +480,7 @@ export class Session {
   // The call started by #start is over: counted as finished, and logged.
   #done(call: ServedCall): void {
     this.#ctx.taskEnded(call);
+    this.#ctx.tracer?.end(call);
     this.#end(call);
     if (!this.#ctx.settings.accessLog) return;
     const ms = Math.round((performance.now() - call.started) * 1000) / 1000;
@@ -578,6 +593,7 @@ export class Session {
       DATA,
     };
     call.code = error.code;
+    call.error = err;
     if (attempt === 0 && !call.started) this.#ctx.callRefused(call.method, error.code);
     try {
       await this.#conn.send({ MPRPC: VERSION, CODE: error.code, MESSAGE });

@@ -1,7 +1,7 @@
 /** The command line's options (cli.ts): flags, environment, and clear refusals. */
 import assert from "node:assert/strict";
 import { makeTempFile, removeFile, test, writeTextFile } from "../test_platform.deno.ts";
-import { brokerOptions } from "../../cli.ts";
+import { brokerOptions } from "../../src/cli/broker.ts";
 import { AsyncRPC } from "../../mod.ts";
 import { makeCertificates, ScriptProcess, within } from "../helpers.ts";
 

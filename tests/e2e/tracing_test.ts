@@ -3,7 +3,7 @@
  * by the `trace` extension, and never sent to a peer that did not accept it.
  */
 import assert from "node:assert/strict";
-import { AsyncRPC, RestrictAccessError, RPC } from "../../mod.ts";
+import { AsyncRPC, callContext, RestrictAccessError, RPC, TimeoutException } from "../../mod.ts";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "../../deps.ts";
 import {
   AsyncLocalStorageContextManager,
@@ -16,17 +16,42 @@ import {
   W3CTraceContextPropagator,
 } from "../test_deps.ts";
 import { listenTcp, test } from "../test_platform.deno.ts";
-import { collect, indexOf, startServer, TERM, urlOf, WireClient } from "../helpers.ts";
+import { collect, deferred, indexOf, startServer, TERM, urlOf, WireClient } from "../helpers.ts";
 
-// An OpenTelemetry SDK registered for the duration of one test, its spans kept in memory.
-function installSdk(): { spans: InMemorySpanExporter } & Disposable {
+// An OpenTelemetry SDK registered for the duration of one test, its spans kept in memory;
+// `ended(matches)` waits for a span to end (a server's span ends after its last answer is sent,
+// which the client may read first).
+function installSdk() {
   const spans = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const waiters = new Set<() => void>();
+  const notifier = {
+    onStart() {},
+    onEnd() {
+      for (const wake of waiters) wake();
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spans), notifier],
+  });
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const ended = (matches: (span: ReadableSpan) => boolean) =>
+    new Promise<ReadableSpan>((resolve) => {
+      const check = () => {
+        const span = spans.getFinishedSpans().find(matches);
+        if (!span) return;
+        waiters.delete(check);
+        resolve(span);
+      };
+      waiters.add(check);
+      check();
+    });
   return {
     spans,
+    ended,
     [Symbol.dispose]() {
       trace.disable();
       propagation.disable();
@@ -34,6 +59,8 @@ function installSdk(): { spans: InMemorySpanExporter } & Disposable {
     },
   };
 }
+
+const isServer = (span: ReadableSpan) => span.kind === SpanKind.SERVER;
 
 function byKind(spans: ReadableSpan[], kind: SpanKind): ReadableSpan[] {
   return spans.filter((span) => span.kind === kind);
@@ -58,6 +85,7 @@ test("tracing: the server's span continues the client's trace, and the handler's
   outer.end();
   assert.equal(sum, 5);
 
+  await sdk.ended(isServer);
   const spans = sdk.spans.getFinishedSpans();
   const [client] = byKind(spans, SpanKind.CLIENT);
   const [served] = byKind(spans, SpanKind.SERVER);
@@ -87,6 +115,7 @@ test("tracing: a failed call's spans carry its code and an error status", async 
   await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
   await assert.rejects(rpc.locked(), RestrictAccessError);
   await assert.rejects(rpc.missing());
+  await sdk.ended((span) => isServer(span) && span.name === "missing");
   const spans = sdk.spans.getFinishedSpans();
   const codes = (kind: SpanKind) =>
     byKind(spans, kind).map((span) => [
@@ -112,7 +141,7 @@ test("tracing: a failed call's spans carry its code and an error status", async 
   assert.ok(!("rpc.mprpc.status_code" in aborted.attributes));
 });
 
-test("tracing: a stream's spans end with its last item, or as cancelled when left early", async () => {
+test("tracing: a stream's spans end with its last item", async () => {
   using sdk = installSdk();
   await using server = await startServer({ tracing: true }, (s) => {
     s.registerFunction(async function* count(n: number) {
@@ -124,18 +153,57 @@ test("tracing: a stream's spans end with its last item, or as cancelled when lef
   const early = byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT);
   assert.equal(early.length, 0, "the client's span ends with its reading");
   assert.deepEqual(await collect(items), [0, 1, 2]);
-  const ended = sdk.spans.getFinishedSpans().map((span) => [
-    span.kind,
-    span.attributes["rpc.mprpc.status_code"],
-    span.attributes["rpc.mprpc.items"],
-  ]);
-  assert.deepEqual(ended, [[SpanKind.SERVER, 206, 3], [SpanKind.CLIENT, 206, 3]]);
+  const served = await sdk.ended(isServer);
+  const [client] = byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT);
+  assert.equal(served.attributes["rpc.mprpc.status_code"], 206);
+  assert.equal(client.attributes["rpc.mprpc.status_code"], 206);
+  assert.equal(client.attributes["rpc.mprpc.items"], 3);
+});
 
-  sdk.spans.reset();
-  for await (const item of await rpc.count(1000)) if (item === 1) break;
+test("tracing: a stream left before its first item is cancelled at once, and both spans end", async () => {
+  using sdk = installSdk();
+  const stopped = deferred();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(async function* waiting() {
+      try {
+        yield "first";
+        const { signal } = callContext();
+        await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      } finally {
+        stopped.resolve();
+      }
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  const items = (await rpc.waiting())[Symbol.asyncIterator]();
+  await items.return!();
   const [client] = byKind(sdk.spans.getFinishedSpans(), SpanKind.CLIENT);
   assert.equal(client.attributes["rpc.mprpc.cancelled"], true);
+  assert.equal(client.attributes["rpc.mprpc.items"], 0);
   assert.equal(client.status.code, SpanStatusCode.UNSET);
+  await stopped.promise; // the cancel reached the generator
+  const served = await sdk.ended(isServer);
+  assert.equal(served.attributes["rpc.mprpc.cancelled"], true);
+  assert.ok(!("rpc.mprpc.status_code" in served.attributes));
+});
+
+test("tracing: a call past its deadline ends its server span with the 504 sent, not what the handler returned later", async () => {
+  using sdk = installSdk();
+  const returned = deferred();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(async function late() {
+      const { signal } = callContext();
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      returned.resolve();
+      return "too late";
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  await assert.rejects(rpc.with({ timeout: 0.05 }).late(), TimeoutException);
+  await returned.promise;
+  const served = await sdk.ended(isServer);
+  assert.equal(served.attributes["rpc.mprpc.status_code"], 504);
+  assert.equal(served.status.code, SpanStatusCode.ERROR);
 });
 
 test("tracing: a server without tracing, and one that did not accept the extension, get no TRACE", async () => {
@@ -222,12 +290,14 @@ test("tracing: TRACE needs the extension and must be a small map of strings", as
     await traced.call("b", "one", [], { TRACE: { traceparent: 5 } });
     const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"]));
     await traced.call("c", "one", [], { TRACE: many });
-    await traced.call("d", "one", [], { TRACE: { traceparent: "not a valid one" } });
-    const answers = [await traced.next(), await traced.next(), await traced.next()];
-    assert.deepEqual(answers.map((answer) => answer?.CODE), [400, 400, 200]);
+    await traced.call("d", "one", [], { TRACE: { tracestate: "x".repeat(8193) } });
+    await traced.call("e", "one", [], { TRACE: { traceparent: "not a valid one" } });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await traced.next());
+    assert.deepEqual(answers.map((answer) => answer?.CODE), [400, 400, 400, 200]);
     assert.match(
       String((answers[0]?.MESSAGE as Record<string, unknown>).MESSAGE),
-      /TRACE must be a map of at most 8 strings/,
+      /TRACE must be a map of at most 8 strings of at most 8192 characters/,
     );
   } finally {
     traced.close();

@@ -713,9 +713,10 @@ async function fuzzServer(mode: Mode, log: LogRecorder, hostile: boolean): Promi
     // Logins throttled for failures before them wait at most this long, then get 501: garbage
     // logins after failed ones would otherwise wait for seconds.
     ...(hostile ? { handshakeTimeout: 0.3 } : {}),
-    // Hostile input takes the middleware path (spans, through the no-op API), the rest the bare one.
+    // Hostile input goes through spans (the no-op API) and a middleware, the rest the bare path.
     tracing: hostile,
   }, (server) => {
+    if (hostile) server.use((_ctx, next) => next());
     server.registerIntrospectionFunctions();
     server.registerFunction(function echo(x: unknown) {
       return x;

@@ -163,6 +163,19 @@ test("middleware: next() may run again once settled (a retry), never twice at on
   await assert.rejects(rpc.add(1, 2), /called next\(\) while its last next\(\) ran/);
 });
 
+test("middleware: one that drops what next() returns answers with its own result, and the server lives on", async () => {
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(add);
+    s.use((ctx, next) => {
+      if (ctx.method === "nope") void next(); // fails with 401, which nobody awaits
+      else return next();
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server));
+  assert.equal(await rpc.nope(), null);
+  assert.equal(await rpc.add(2, 2), 4);
+});
+
 test("middleware: added after listen applies to the calls that follow; use() takes functions only", async () => {
   await using server = await startServer({}, (s) => s.registerFunction(add));
   await using rpc = await AsyncRPC.connect(urlOf(server));

@@ -20,6 +20,7 @@ export {
 } from "./src/client/async_rpc.ts";
 export type { TlsClientOptions } from "./src/platform/transport.ts";
 export type {
+  ApiValue,
   AsyncApi,
   AsyncResult,
   MethodArgs,

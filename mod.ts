@@ -49,6 +49,7 @@ export {
   type TlsServerOptions,
 } from "./server.ts";
 export {
+  type ApiValue,
   type AsyncApi,
   type AsyncResult,
   AsyncRPC,

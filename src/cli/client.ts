@@ -215,7 +215,7 @@ ${EXIT_HELP}`,
       try {
         for (let i = 0; count === 0 || i < count; i++) {
           if (i > 0 && !await sleep(interval * 1000, signal)) break;
-          const time = await abortable(rpc.ping(), signal);
+          const time = await abortable(rpc.roundTrip(), signal);
           times.push(time);
           await writeLine(`pong from ${rpc.remoteAddress}: ${ms(time)}`);
         }

@@ -241,6 +241,13 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
     return this.#proxy;
   }
 
+  /** An untyped client's call, its result typed by the caller: `rpc.call<number>("add", [1, 2])`. */
+  // deno-lint-ignore no-explicit-any
+  call<T = any>(
+    ...call: unknown extends API
+      ? [method: string, args?: unknown[], kwargs?: Record<string, unknown>, options?: CallOptions]
+      : never
+  ): Promise<T>;
   /**
    * Calls `method` with positional `args` and named `kwargs`. Resolves to its result, or to an
    * `AsyncIterable` of the items of a streamed result (`break` out of it to stop reading, which
@@ -422,7 +429,8 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
   /**
    * Sends the protocol's heartbeat ping and resolves to the round trip in milliseconds, once the
    * pong is back (any MPRPC server answers it, pymprpc's too). Rejects if the connection ends
-   * first, or past the client's `timeout`; waits for a lost connection like a call does.
+   * first, or past the client's `timeout`; waits for a lost connection like a call does. Not
+   * named `ping`: `rpc.ping()` calls a server's own `ping` method, as it always has.
    *
    * @example
    * ```ts
@@ -432,11 +440,11 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
    * await using server = new Server({ port: 0 });
    * await server.listen();
    * await using rpc = await AsyncRPC.connect(`tcp://admin:admin@127.0.0.1:${server.addr.port}`);
-   * const ms = await rpc.ping();
+   * const ms = await rpc.roundTrip();
    * assert.ok(ms >= 0 && ms < 10_000);
    * ```
    */
-  async ping(): Promise<number> {
+  async roundTrip(): Promise<number> {
     const session = this.#session;
     if (session?.open) return await session.ping();
     return await (await this.#reconnected(this.#waitLimit())).ping();

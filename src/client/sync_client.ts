@@ -161,6 +161,17 @@ export class RPC<API = any> implements Disposable {
     return this.#proxy;
   }
 
+  /** An untyped client's call, its result typed by the caller: `rpc.call<number>("add", [1, 2])`. */
+  // deno-lint-ignore no-explicit-any
+  call<T = any>(
+    ...call: unknown extends API ? [
+        method: string,
+        args?: unknown[],
+        kwargs?: Record<string, unknown>,
+        options?: SyncCallOptions,
+      ]
+      : never
+  ): T;
   /**
    * Calls `method` with positional `args` and named `kwargs`; returns its result, or a sync
    * iterable of the items of a streamed result. `options.timeout` overrides the client's. Typed

@@ -79,9 +79,37 @@ export type WithSystem<API> = unknown extends API ? API
 export type MethodName<API> = unknown extends API ? string : {
   [K in keyof API & string]: K extends `_${string}` ? never
     : API[K] extends (...args: never[]) => unknown ? K
+    : API[K] extends ApiValue ? never
     : API[K] extends object ? `${K}.${MethodName<API[K]>}`
     : never;
 }[keyof API & string];
+
+/**
+ * Objects in an API type that are values, never groups of methods: `registerInstance` walks plain
+ * objects only, so the methods of an array, a `Date` or a `Map` in an API are not served, and
+ * {@linkcode MethodName} leaves them out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ApiValue } from "mprpc";
+ *
+ * const values: ApiValue[] = [[1, 2], new Date(0), new Map(), new Uint8Array(2)];
+ * assert.equal(values.length, 4);
+ * ```
+ */
+export type ApiValue =
+  | readonly unknown[]
+  | Date
+  | RegExp
+  | Map<unknown, unknown>
+  | Set<unknown>
+  | WeakMap<object, unknown>
+  | WeakSet<object>
+  | Promise<unknown>
+  | Error
+  | ArrayBuffer
+  | ArrayBufferView;
 
 /**
  * The function called `M`, a dotted name, in `API`.
@@ -193,6 +221,8 @@ export type AsyncApi<API> = {
   readonly [
     K in keyof API & string as K extends
       `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
+      : API[K] extends (...args: never[]) => unknown ? K
+      : API[K] extends ApiValue ? never
       : API[K] extends object ? K
       : never
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => Promise<AsyncResult<API, K>>
@@ -223,6 +253,8 @@ export type SyncApi<API> = {
   readonly [
     K in keyof API & string as K extends
       `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
+      : API[K] extends (...args: never[]) => unknown ? K
+      : API[K] extends ApiValue ? never
       : API[K] extends object ? K
       : never
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => SyncResult<API, K>

@@ -165,6 +165,8 @@ export function typeChecks(rpc: AsyncRPCClient<Api>, sync: RPCClient<Api>): void
   });
   // @ts-expect-error: no such method for call
   rpc.call("math.add", [1, 2]);
+  // @ts-expect-error: a typed client's call takes its type from the method, not a type argument
+  rpc.call<number>("add", [1, 2]);
   // @ts-expect-error: call's arguments are the method's
   rpc.call("add", ["1"]);
   // @ts-expect-error: more arguments than the method takes
@@ -202,8 +204,13 @@ export async function untypedChecks(url: string): Promise<void> {
   const sync = RPC.connect(url);
   const m: number = sync.foo.bar(1);
   const t: string = sync.call("x");
+  // The result type given at the call, as before the typed client.
+  const u = await rpc.call<number>("add", [1, 2]);
+  assertType<Equal<typeof u, number>>();
+  const w = sync.call<string>("x", [], {}, { timeout: 1 });
+  assertType<Equal<typeof w, string>>();
   assertType<Equal<typeof rpc, AsyncRPCClient>>();
-  assert.ok([n, s, id, v, m, t]);
+  assert.ok([n, s, id, v, m, t, u, w]);
 }
 
 // Never called: methods the Proxy never calls as attributes are left out of the typed view, so a
@@ -217,4 +224,24 @@ export async function reservedNameChecks(url: string): Promise<void> {
   rpc.then(1);
   // @ts-expect-error: nor is a nested toJSON
   rpc.inner.toJSON();
+}
+
+// Never called: values that are objects (arrays, dates, maps …) are not groups of methods, as
+// registerInstance does not walk them.
+export async function valueFieldChecks(url: string): Promise<void> {
+  type Values = {
+    tags: string[];
+    when: Date;
+    cache: Map<string, number>;
+    bytes: Uint8Array;
+    ok(): number;
+  };
+  const rpc = await AsyncRPC.connect<Values>(url);
+  assertType<Equal<MethodName<Values>, "ok">>();
+  // @ts-expect-error: an array's methods are not served
+  rpc.tags.push("b");
+  // @ts-expect-error: nor a Date's
+  rpc.call("when.getTime");
+  // @ts-expect-error: nor a Map's
+  rpc.cache.clear();
 }

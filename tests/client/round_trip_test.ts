@@ -1,4 +1,4 @@
-/** `AsyncRPC.ping()`: the protocol's heartbeat as a round-trip measurement. */
+/** `AsyncRPC.roundTrip()`: the protocol's heartbeat as a round-trip measurement. */
 import assert from "node:assert/strict";
 import { listenTcp, test } from "../test_platform.deno.ts";
 import type { TcpConnection } from "../test_platform.ts";
@@ -9,7 +9,7 @@ import { encode } from "../test_deps.ts";
 test("ping: many pings in flight each resolve to a round trip", async () => {
   await using server = await startServer();
   await using rpc = await AsyncRPC.connect(urlOf(server));
-  const times = await Promise.all(Array.from({ length: 20 }, () => rpc.ping()));
+  const times = await Promise.all(Array.from({ length: 20 }, () => rpc.roundTrip()));
   for (const ms of times) assert.ok(ms >= 0 && Number.isFinite(ms), String(ms));
 });
 
@@ -43,9 +43,9 @@ test("ping: the nth pong answers the nth ping; past the timeout TimeoutException
     await using rpc = await AsyncRPC.connect(url, { timeout: 0.5, reconnect: false });
     const conn = await accepted;
     const pong = frame({ MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" });
-    const first = rpc.ping();
+    const first = rpc.roundTrip();
     let secondDone = false;
-    const second = rpc.ping().finally(() => secondDone = true);
+    const second = rpc.roundTrip().finally(() => secondDone = true);
     await frames(conn, 2);
     await conn.write(pong);
     await first;
@@ -53,8 +53,8 @@ test("ping: the nth pong answers the nth ping; past the timeout TimeoutException
     assert.equal(secondDone, false, "one pong answered one ping");
     await conn.write(pong);
     await second;
-    await assert.rejects(rpc.ping(), TimeoutException);
-    const waiting = rpc.ping();
+    await assert.rejects(rpc.roundTrip(), TimeoutException);
+    const waiting = rpc.roundTrip();
     conn.close();
     await assert.rejects(waiting, ConnectionLostError);
   } finally {

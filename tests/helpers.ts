@@ -111,6 +111,11 @@ export class WireClient {
     return new WireClient(await connectTcp(port), options.json ?? false);
   }
 
+  /** The same, on a connection a test's listener accepted: a bare 0.1 peer playing a server. */
+  static over(conn: TcpConnection): WireClient {
+    return new WireClient(conn, false);
+  }
+
   sendRaw(bytes: Uint8Array): Promise<void> {
     return this.#conn.write(bytes);
   }

@@ -336,7 +336,10 @@ export class AsyncRPC<API = any> extends EventTarget implements AsyncDisposable 
     const ctx: ClientMiddlewareContext = { method, args, kwargs, options: { ...options } };
     const chain = this.#middleware;
     const run = (trace?: TraceCarrier) =>
-      runAround(chain, ctx, (c) => this.#send(c.method, c.args, c.kwargs, c.options, trace));
+      runAround(chain, ctx, (c) => {
+        checkOptions("CallOptions", c.options, CALL_OPTIONS); // what middleware set, too
+        return this.#send(c.method, c.args, c.kwargs, c.options, trace);
+      });
     return this.#options.tracing ? traceCall(method, run) : run();
   }
 

@@ -15,11 +15,11 @@ import type { HandshakeReply } from "../protocol/messages.ts";
 import { callOptionsView, withRemoteMethods } from "./remote_proxy.ts";
 import { checkMiddleware, runAroundSync } from "../call/middleware.ts";
 import type { SyncClientMiddleware, SyncClientMiddlewareContext } from "./middleware.ts";
-
-export type { SyncClientMiddleware, SyncClientMiddlewareContext };
 import { createChannel, nextSeq, readMessage } from "./shared_channel.ts";
 import type { SyncOperation, SyncReply, SyncRequest } from "./sync_messages.ts";
 import type { MethodArgs, MethodName, SyncApi, SyncResult, WithSystem } from "./typed_api.ts";
+
+export type { SyncClientMiddleware, SyncClientMiddlewareContext };
 
 const WORKER_URL = new URL("./sync_worker.ts", import.meta.url);
 /**
@@ -192,11 +192,16 @@ export class RPC<API = any> implements Disposable {
     checkOptions("SyncCallOptions", options, SYNC_CALL_OPTIONS);
     if (this.#middleware.length === 0) return this.#send(method, args, kwargs, options);
     const ctx: SyncClientMiddlewareContext = { method, args, kwargs, options: { ...options } };
-    return runAroundSync(
-      this.#middleware,
-      ctx,
-      (c) => this.#send(c.method, c.args, c.kwargs, c.options),
-    );
+    const result = runAroundSync(this.#middleware, ctx, (c) => {
+      checkOptions("SyncCallOptions", c.options, SYNC_CALL_OPTIONS); // what middleware set, too
+      return this.#send(c.method, c.args, c.kwargs, c.options);
+    });
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+      throw new TypeError(
+        "a middleware of RPC returned a promise: RPC's middleware is synchronous",
+      );
+    }
+    return result;
   }
 
   /**
@@ -222,6 +227,9 @@ export class RPC<API = any> implements Disposable {
    */
   use(middleware: SyncClientMiddleware): this {
     checkMiddleware(middleware);
+    if (middleware.constructor.name === "AsyncFunction") {
+      throw new TypeError("RPC.use takes plain functions: `next()` blocks and returns the result");
+    }
     this.#middleware = [...this.#middleware, middleware];
     return this.#proxy;
   }

@@ -80,11 +80,6 @@ export class Histogram {
     this.#count++;
   }
 
-  /** How many observations were counted. */
-  get count(): number {
-    return this.#count;
-  }
-
   /** Writes `name_bucket` (cumulative, `le` last among the labels), `name_sum`, `name_count`. */
   write(out: Exposition, name: string, labels: Labels = {}): void {
     let cumulative = 0;

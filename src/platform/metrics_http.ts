@@ -23,6 +23,8 @@ export interface TextDocument {
   contentType: string;
   /** Makes the text, for each request. */
   render(): string;
+  /** Told of a failure of the listener once it listens (say, out of file descriptors). */
+  onError(err: Error): void;
 }
 
 // What a scraper (or anyone who can reach the port) can make the listener hold: a few
@@ -71,6 +73,7 @@ function respond(req: IncomingMessage, res: ServerResponse, doc: TextDocument): 
  *   path: "/metrics",
  *   contentType: "text/plain; charset=utf-8",
  *   render: () => "up 1\n",
+ *   onError: (err) => console.error(err),
  * });
  * try {
  *   const url = `http://127.0.0.1:${listener.addr.port}`;
@@ -101,6 +104,9 @@ export async function serveText(address: Address, doc: TextDocument): Promise<Te
       resolve();
     });
   });
+  // From now on a failure (an accept that runs out of file descriptors) is reported, never
+  // thrown: an "error" event with no listener would end the process.
+  server.on("error", (err) => doc.onError(err));
   const bound = server.address();
   const port = typeof bound === "object" && bound ? bound.port : address.port;
   let closing: Promise<void> | undefined;

@@ -603,6 +603,7 @@ export class Server implements AsyncDisposable {
         path: "/metrics",
         contentType: EXPOSITION_CONTENT_TYPE,
         render: () => this.metrics(),
+        onError: (err) => this.#logger.error("metrics listener failed", { error: err.message }),
       });
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);

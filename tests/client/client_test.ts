@@ -11,8 +11,8 @@ import {
   type ServerOptions,
   TimeoutException,
 } from "../../mod.ts";
-import { collect, deferred, indexOf, startServer, TERM, urlOf } from "../helpers.ts";
-import { decode, encode, installFakeClock } from "../test_deps.ts";
+import { collect, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
+import { installFakeClock } from "../test_deps.ts";
 
 const api = (server: Server) => {
   server.registerIntrospectionFunctions();
@@ -253,22 +253,13 @@ test("client: debug mode speaks JSON with a debug server", async () => {
 });
 
 // A bare TCP peer that accepts the handshake and records every message the client sends.
-// A bare TCP peer that accepts the handshake and records every message the client sends.
 async function recordingPeer(onMessage: (message: Record<string, unknown>) => void) {
   const listener = await listenTcp();
   const served = (async () => {
-    const conn = await listener.accept();
-    let buffer = new Uint8Array(0);
-    const chunk = new Uint8Array(65536);
-    for (let n = await conn.read(chunk); n !== null; n = await conn.read(chunk)) {
-      const joined = new Uint8Array(buffer.length + n);
-      joined.set(buffer);
-      joined.set(chunk.subarray(0, n), buffer.length);
-      buffer = joined;
-      for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
-        const message = decode(buffer.slice(0, at)) as Record<string, unknown>;
-        buffer = buffer.slice(at + TERM.length);
-        const reply = message.AUTH
+    const peer = WireClient.over(await listener.accept());
+    for (let message = await peer.next(); message; message = await peer.next()) {
+      await peer.send(
+        message.AUTH
           ? {
             MPRPC: "0.1",
             CODE: 100,
@@ -278,12 +269,11 @@ async function recordingPeer(onMessage: (message: Record<string, unknown>) => vo
             COMPRESER: null,
             TIMEOUT: 0,
           }
-          : { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" };
-        await conn.write(new Uint8Array([...encode(reply), ...TERM]));
-        onMessage(message);
-      }
+          : { MPRPC: "0.1", CODE: 101, HEARTBEAT: "pong" },
+      );
+      onMessage(message);
     }
-    conn.close();
+    peer.close();
   })();
   return { port: listener.port, close: async () => (listener.close(), await served) };
 }

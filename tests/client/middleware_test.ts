@@ -108,4 +108,10 @@ test("client middleware: delay() does not go through it; use() takes functions o
   assert.equal(await rpc.system.getresult(id), 3);
   assert.deepEqual(methods, ["system.getresult"]);
   assert.throws(() => rpc.use(42 as never), /use\(\) takes a function/);
+  // What a middleware sets in the options is checked as a caller's options are.
+  rpc.use((ctx, next) => {
+    ctx.options = { ...ctx.options, timout: 1 } as typeof ctx.options;
+    return next();
+  });
+  await assert.rejects(rpc.add(1, 2), /unknown CallOptions option 'timout'/);
 });

@@ -54,8 +54,8 @@ test("sync: middleware runs around calls on the caller's thread, in order", asyn
   assert.equal(rpc.testfunc(1, 2), 50);
   assert.equal(rpc.with({ timeout: 9 }).testfunc(0, 0), 20);
   assert.throws(() => rpc.forbidden(), /not from this client/);
-  const id = rpc.delay("testfunc", [2, 3]); // not through middleware: 5
-  assert.equal(rpc.system.getresult(id), 50);
+  const id = rpc.delay("testfunc", [2, 3]); // sent as is: the server stores 5
+  assert.equal(rpc.system.getresult(id), 50); // getresult goes through middleware: 5 × 10
   assert.deepEqual(seen, [
     "outer testfunc",
     "outer testfunc",
@@ -63,6 +63,7 @@ test("sync: middleware runs around calls on the caller's thread, in order", asyn
     "outer system.getresult",
   ]);
   assert.throws(() => rpc.use(null as never), /use\(\) takes a function/);
+  assert.throws(() => rpc.use(async (_ctx, next) => await next()), /RPC.use takes plain functions/);
 });
 
 test("sync: errors are the same classes, thrown synchronously", async () => {

@@ -8,15 +8,13 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from "../../dep
 import {
   AsyncLocalStorageContextManager,
   BasicTracerProvider,
-  decode,
-  encode,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
   W3CTraceContextPropagator,
 } from "../test_deps.ts";
 import { listenTcp, test } from "../test_platform.deno.ts";
-import { collect, deferred, indexOf, startServer, TERM, urlOf, WireClient } from "../helpers.ts";
+import { collect, deferred, startServer, urlOf, WireClient } from "../helpers.ts";
 
 // An OpenTelemetry SDK registered for the duration of one test, its spans kept in memory;
 // `ended(matches)` waits for a span to end (a server's span ends after its last answer is sent,
@@ -211,36 +209,18 @@ test("tracing: a server without tracing, and one that did not accept the extensi
   // A plain MPRPC 0.1 server (as pymprpc answers: no EXT) that records the call it gets.
   const listener = await listenTcp();
   const served = (async () => {
-    const conn = await listener.accept();
+    const peer = WireClient.over(await listener.accept());
     const messages: Record<string, unknown>[] = [];
-    let buffer = new Uint8Array(0);
-    const chunk = new Uint8Array(65536);
-    const send = (message: unknown) => {
-      const payload = encode(message);
-      const frame = new Uint8Array(payload.length + TERM.length);
-      frame.set(payload);
-      frame.set(TERM, payload.length);
-      return conn.write(frame);
-    };
-    while (messages.length < 2) {
-      const n = await conn.read(chunk);
-      if (n === null) break;
-      const joined = new Uint8Array(buffer.length + n);
-      joined.set(buffer);
-      joined.set(chunk.subarray(0, n), buffer.length);
-      buffer = joined;
-      for (let at = indexOf(buffer, TERM); at !== -1; at = indexOf(buffer, TERM)) {
-        const message = decode(buffer.subarray(0, at)) as Record<string, unknown>;
-        buffer = buffer.slice(at + TERM.length);
-        messages.push(message);
-        if ("AUTH" in message) {
-          await send({ MPRPC: "0.1", CODE: 100, VERSION: null, DESC: null, DEBUG: false });
-        } else {
-          await send({ MPRPC: "0.1", CODE: 200, MESSAGE: { ID: message.ID, RESULT: 7 } });
-        }
-      }
+    for (let message = await peer.next(); message; message = await peer.next()) {
+      messages.push(message);
+      await peer.send(
+        "AUTH" in message
+          ? { MPRPC: "0.1", CODE: 100, VERSION: null, DESC: null, DEBUG: false }
+          : { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: message.ID, RESULT: 7 } },
+      );
+      if (messages.length === 2) break;
     }
-    conn.close();
+    peer.close();
     return messages;
   })();
   try {

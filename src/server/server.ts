@@ -664,11 +664,11 @@ export class Server implements AsyncDisposable {
       taskStarted: () => void this.#tasks++,
       // A call starts when the run of JavaScript that read it began (see turn_clock.ts: one
       // clock reading for a whole batch of calls), so its duration includes its wait behind the
-      // calls read before it; the access log's milliseconds are exact. It ends now, read afresh:
-      // a synchronous handler that runs for 50 ms ends in the same run it started in.
+      // calls read before it, and ends when the run that ended it is over (ServerMetrics); the
+      // access log's milliseconds are exact.
       now: this.#settings.accessLog ? () => performance.now() : turnNow,
       taskEnded: (call) => {
-        this.#metrics.callEnded(call.method, call.code, (performance.now() - call.started) / 1000);
+        this.#metrics.callEnded(call.method, call.code, call.started);
         if (--this.#tasks === 0) this.#tasksIdle?.();
       },
       callRefused: (method, code) => this.#metrics.callRefused(method, code),

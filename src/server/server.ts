@@ -398,7 +398,8 @@ export class Server implements AsyncDisposable {
    * Adds `middleware` around every call from now on (system methods and `system.getresult`
    * included), inside the middleware added before it: the first added runs first. See
    * {@linkcode Middleware} for what it can do; a call that takes no middleware stays on the
-   * fast path, so the first `use` costs each call an async step (about a microsecond).
+   * fast path; the first `use` costs each call an async step and a context frame (1.7 µs of
+   * server CPU for one pass-through middleware, measured: README, "Middleware").
    *
    * @example Refusing, transforming and timing calls
    * ```ts

@@ -1,7 +1,8 @@
 /**
  * The example server of pymprpc's README, on 127.0.0.1:5000 (`deno task serve`).
  * Try it: `tcp://admin:admin@127.0.0.1:5000`. With `BROKER=tcp://host:port` and
- * `MPRPC_BROKER_SECRET` it also joins that broker (examples/cluster.ts starts several so).
+ * `MPRPC_BROKER_SECRET` it also joins that broker (examples/cluster.ts starts several so); with
+ * `METRICS_PORT` it serves Prometheus metrics at `http://127.0.0.1:METRICS_PORT/metrics`.
  *
  * @module
  */
@@ -25,6 +26,7 @@ const server = new Server({
   version: "0.0.1",
   description: "the pymprpc README example",
   debug: Deno.env.get("MPRPC_DEBUG") === "1",
+  ...Deno.env.has("METRICS_PORT") && { metricsPort: Number(Deno.env.get("METRICS_PORT")) },
   ...Deno.env.has("BROKER") && {
     broker: { url: Deno.env.get("BROKER")!, secret: Deno.env.get("MPRPC_BROKER_SECRET") ?? "" },
   },
@@ -49,4 +51,7 @@ server.registerModule(new URL("./handlers.ts", import.meta.url));
 
 await server.listen();
 console.log(`mprpc example server on tcp://admin:admin@127.0.0.1:${server.addr.port}`);
+if (server.metricsAddr) {
+  console.log(`metrics on http://127.0.0.1:${server.metricsAddr.port}/metrics`);
+}
 await server.runForever();

@@ -12,6 +12,7 @@ import { Wakeup } from "../util/wakeup.ts";
 import { timer } from "../util/timers.ts";
 import type { CallRequest } from "./dispatcher.ts";
 import type { PeerCertificate } from "../platform/transport.ts";
+import { Code } from "../protocol/messages.ts";
 
 /** Who a connection's calls come from. */
 export interface CallClient {
@@ -108,6 +109,16 @@ export class ServedCall implements CallContext, CallRequest {
   /** Whether it follows its connection (false for a `RETURN: false` call). */
   get attached(): boolean {
     return this.#outer === undefined;
+  }
+
+  /**
+   * The code the call ended with: its last answer's, unless that was a `201` or `202` of a stream
+   * cut short (cancelled, or its client gone); `undefined` if it ended with none (that, or a
+   * `RETURN: false` call, whose outcome is kept instead).
+   */
+  get finalCode(): number | undefined {
+    const code = this.code;
+    return code === Code.STREAM_OPEN || code === Code.STREAM_ITEM ? undefined : code;
   }
 
   /**

@@ -669,7 +669,7 @@ export class Server implements AsyncDisposable {
       // access log's milliseconds are exact.
       now: this.#settings.accessLog ? () => performance.now() : turnNow,
       taskEnded: (call) => {
-        this.#metrics.callEnded(call.method, call.code, call.started);
+        this.#metrics.callEnded(call.method, call.finalCode, call.started);
         if (--this.#tasks === 0) this.#tasksIdle?.();
       },
       callRefused: (method, code) => this.#metrics.callRefused(method, code),

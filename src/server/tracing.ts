@@ -9,7 +9,6 @@
 import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, trace } from "../../deps.ts";
 import { endCallSpan, startCallSpan } from "../call/tracing.ts";
 import type { ServedCall } from "./served_call.ts";
-import { Code } from "../protocol/messages.ts";
 
 // `host:port` or `[v6]:port` as the semantic conventions' address and port.
 function peerAttributes(peer: string): Record<string, string | number> {
@@ -41,10 +40,9 @@ export class CallTracer {
     const span = call.span;
     if (!span) return;
     call.span = undefined;
-    const { code } = call;
-    if (code === undefined || code === Code.STREAM_OPEN || code === Code.STREAM_ITEM) {
+    const code = call.finalCode;
+    if (code === undefined) {
       span.setAttribute(call.attached ? "rpc.mprpc.cancelled" : "rpc.mprpc.stored", true);
-      return endCallSpan(span, undefined);
     }
     endCallSpan(span, code, call.error);
   }

@@ -101,6 +101,23 @@ test("metrics: calls counted by method and last status code; unknown methods sha
   assert.equal(metrics.get("mprpc_connections")!.type, "gauge");
 });
 
+test("metrics: a stream cut short by its reader counts as code none, not as its last item's 202", async () => {
+  const server = await startServer({}, (s) => {
+    s.registerFunction(async function* endless() {
+      for (let i = 0;; i++) yield i;
+    });
+  });
+  try {
+    await using rpc = await AsyncRPC.connect(urlOf(server));
+    for await (const item of await rpc.endless()) if (item === 2) break;
+  } finally {
+    await server.close(); // every call is over once it resolves
+  }
+  const metrics = metricsOf(server);
+  assert.equal(valueOf(metrics, "mprpc_calls_total", { method: "endless", code: "none" }), 1);
+  assert.deepEqual(samples(metrics, "mprpc_calls_total", { method: "endless" }).length, 1);
+});
+
 test("metrics: a call refused before it runs counts with its code and no duration; a RETURN: false call with code none", async () => {
   await using server = await startServer({}, setup);
   const wire = await WireClient.open(server.addr.port);

@@ -125,6 +125,31 @@ test("middleware: system methods, system.getresult and unknown methods go throug
   assert.deepEqual(methods, ["system.listMethods", "add", "system.getresult", "nope"]);
 });
 
+test("middleware: observes each call's timing, the method's run included", async () => {
+  const timings = new Map<string, number>();
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function busy(ms: number) {
+      const until = performance.now() + ms;
+      while (performance.now() < until); // the method's own work, 25 ms
+      return ms;
+    });
+    s.use(async (ctx, next) => {
+      const started = performance.now();
+      try {
+        return await next();
+      } finally {
+        timings.set(ctx.id, performance.now() - started);
+      }
+    });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server));
+  assert.equal(await rpc.busy(25), 25);
+  assert.equal(await rpc.busy(0), 0);
+  assert.equal(timings.size, 2, "one timing per call");
+  const [slow] = timings.values();
+  assert.ok(slow >= 25, `${slow} ms`);
+});
+
 test("middleware: a stream comes to it as an AsyncIterable, which it may replace", async () => {
   await using server = await startServer({}, (s) => {
     s.registerFunction(count);

@@ -55,7 +55,11 @@ export function runAround<C>(
     const settled = () => void (running = false);
     return (): Promise<unknown> => {
       if (running) {
-        return Promise.reject(new Error("a middleware called next() while its last next() ran"));
+        const twice = Promise.reject(
+          new Error("a middleware called next() while its last next() ran"),
+        );
+        twice.catch(() => {}); // a middleware that drops it must not end the process either
+        return twice;
       }
       running = true;
       const rest = step(index + 1);

@@ -197,8 +197,9 @@ export class RPC<API = any> implements Disposable {
       return this.#send(c.method, c.args, c.kwargs, c.options);
     });
     if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+      (result as PromiseLike<unknown>).then(undefined, () => {}); // its failure is this TypeError
       throw new TypeError(
-        "a middleware of RPC returned a promise: RPC's middleware is synchronous",
+        "a middleware of RPC returned a promise (the call was made): RPC's middleware is synchronous",
       );
     }
     return result;

@@ -8,7 +8,12 @@
 import { context, propagation, type Span, SpanKind, trace } from "../../deps.ts";
 import { isAsyncIterable } from "../call/answer.ts";
 import { endCallSpan, startCallSpan } from "../call/tracing.ts";
-import type { TraceCarrier } from "../protocol/call_message.ts";
+import {
+  MAX_TRACE_ENTRIES,
+  MAX_TRACE_NAME,
+  MAX_TRACE_VALUE,
+  type TraceCarrier,
+} from "../protocol/call_message.ts";
 import { MprpcError } from "../protocol/errors.ts";
 import { Code } from "../protocol/messages.ts";
 
@@ -25,7 +30,7 @@ export function traceCall(
   const active = trace.setSpan(parent, span);
   const carrier: TraceCarrier = {};
   propagation.inject(active, carrier);
-  const sending = context.with(active, send, undefined, hasKeys(carrier) ? carrier : undefined);
+  const sending = context.with(active, send, undefined, fitting(carrier));
   return sending.then(
     (result) => {
       if (isAsyncIterable(result)) return new TracedItems(result, span);
@@ -44,9 +49,18 @@ function failed(span: Span, err: unknown): void {
   endCallSpan(span, err instanceof MprpcError ? err.code : undefined, err);
 }
 
-function hasKeys(carrier: TraceCarrier): boolean {
-  for (const _ in carrier) return true;
-  return false;
+// What of `carrier` a server takes (see readCall): entries past the limits are left out, so that
+// a propagator writing more (many baggage entries) costs the trace that context, never the call.
+function fitting(carrier: TraceCarrier): TraceCarrier | undefined {
+  let sent: TraceCarrier | undefined;
+  let entries = 0;
+  for (const [name, value] of Object.entries(carrier)) {
+    if (entries === MAX_TRACE_ENTRIES) break;
+    if (name.length > MAX_TRACE_NAME || value.length > MAX_TRACE_VALUE) continue;
+    (sent ??= {})[name] = value;
+    entries++;
+  }
+  return sent;
 }
 
 /**

@@ -62,7 +62,9 @@ export type WithSystem<API> = unknown extends API ? API
 /**
  * The name of every method of `API`, nested ones dotted (`"math.add"`), as `registerInstance`
  * registers a plain object: function properties are methods, nested objects groups of them, and
- * names starting with `_` are left out. Any string if `API` is unknown.
+ * names starting with `_` are left out, as are {@linkcode ApiValue}s. Any string if `API` is
+ * unknown. A class instance nested in a plain object looks like a group here, but
+ * `registerInstance` does not walk it: register it on its own, with a `prefix`.
  *
  * @example
  * ```ts

@@ -71,7 +71,8 @@ function isDuration(value: unknown): value is number {
 const MUST_BE = {
   DEADLINE: "a positive number",
   CREDIT: "a positive integer",
-  TRACE: `a map of at most ${MAX_TRACE_ENTRIES} strings of at most ${MAX_TRACE_VALUE} characters`,
+  TRACE: `a map of at most ${MAX_TRACE_ENTRIES} names of at most ${MAX_TRACE_NAME} characters, ` +
+    `to strings of at most ${MAX_TRACE_VALUE}`,
 };
 
 // Why an extension field is not acceptable on this connection, if it is not.

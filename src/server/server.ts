@@ -327,7 +327,7 @@ export class Server implements AsyncDisposable {
       bytes: options.maxStoredResultBytes ?? 64 * 1024 * 1024,
     });
     this.#dispatcher = new MethodDispatcher(this.#registry, this.#results);
-    if (options.tracing) this.#tracer = new CallTracer();
+    if (options.tracing) this.#tracer = new CallTracer(this.#logger);
     this.#settings = {
       auth: options.auth ?? [["admin", "admin"]],
       timeout: options.timeout ?? 180,

@@ -480,8 +480,8 @@ export class Session {
   // The call started by #start is over: counted as finished, and logged.
   #done(call: ServedCall): void {
     this.#ctx.taskEnded(call);
-    this.#ctx.tracer?.end(call);
     this.#end(call);
+    this.#ctx.tracer?.end(call);
     if (!this.#ctx.settings.accessLog) return;
     const ms = Math.round((performance.now() - call.started) * 1000) / 1000;
     this.#access("call", { id: call.id, method: call.method, code: call.code ?? null, ms });

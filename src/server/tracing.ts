@@ -6,7 +6,16 @@
  *
  * @module
  */
-import { context, propagation, ROOT_CONTEXT, type Span, SpanKind, trace } from "../../deps.ts";
+import {
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  trace,
+} from "../../deps.ts";
+import type { Logger } from "../util/logger.ts";
 import { endCallSpan, startCallSpan } from "../call/tracing.ts";
 import type { ServedCall } from "./served_call.ts";
 
@@ -19,16 +28,33 @@ function peerAttributes(peer: string): Record<string, string | number> {
   };
 }
 
-/** Spans of served calls: one per call, from its start to its end. */
+/**
+ * Spans of served calls: one per call, from its start to its end. The application's tracing code
+ * (propagator, span processors) runs here: what it throws is logged, and never stops a call.
+ */
 export class CallTracer {
+  readonly #logger: Logger;
+
+  /** Spans whose failures are reported to `logger`. */
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
   /** Starts the span of `call` and runs `run` (its dispatch) with the span active. */
   run(call: ServedCall, run: () => void): void {
-    const parent = call.trace ? propagation.extract(ROOT_CONTEXT, call.trace) : ROOT_CONTEXT;
-    const span: Span = startCallSpan(call.method, SpanKind.SERVER, parent);
-    span.setAttributes(peerAttributes(call.peer));
-    if (call.user !== null) span.setAttribute("enduser.id", call.user);
-    call.span = span;
-    context.with(trace.setSpan(parent, span), run);
+    let active: Context;
+    try {
+      const parent = call.trace ? propagation.extract(ROOT_CONTEXT, call.trace) : ROOT_CONTEXT;
+      const span: Span = startCallSpan(call.method, SpanKind.SERVER, parent);
+      span.setAttributes(peerAttributes(call.peer));
+      if (call.user !== null) span.setAttribute("enduser.id", call.user);
+      call.span = span;
+      active = trace.setSpan(parent, span);
+    } catch (err) {
+      this.#failed(call, err);
+      return run();
+    }
+    context.with(active, run);
   }
 
   /**
@@ -40,10 +66,19 @@ export class CallTracer {
     const span = call.span;
     if (!span) return;
     call.span = undefined;
-    const code = call.finalCode;
-    if (code === undefined) {
-      span.setAttribute(call.attached ? "rpc.mprpc.cancelled" : "rpc.mprpc.stored", true);
+    try {
+      const code = call.finalCode;
+      if (code === undefined) {
+        span.setAttribute(call.attached ? "rpc.mprpc.cancelled" : "rpc.mprpc.stored", true);
+      }
+      endCallSpan(span, code, call.error);
+    } catch (err) {
+      this.#failed(call, err);
     }
-    endCallSpan(span, code, call.error);
+  }
+
+  #failed(call: ServedCall, err: unknown): void {
+    const error = err instanceof Error ? err.message : String(err);
+    this.#logger.error("tracing failed", { id: call.id, method: call.method, error });
   }
 }

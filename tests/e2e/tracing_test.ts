@@ -70,8 +70,8 @@ test("tracing: the server's span continues the client's trace, and the handler's
   using sdk = installSdk();
   await using server = await startServer({ tracing: true }, (s) => {
     s.registerFunction(async function add(a: number, b: number) {
+      await new Promise((resolve) => setTimeout(resolve, 1)); // a later turn: the span holds
       const inner = trace.getTracer("app").startSpan("inner work");
-      await Promise.resolve();
       inner.end();
       return a + b;
     });
@@ -204,6 +204,21 @@ test("tracing: a call past its deadline ends its server span with the 504 sent, 
   assert.equal(served.status.code, SpanStatusCode.ERROR);
 });
 
+test("tracing: a RETURN: false call's span ends when its outcome is stored; getresult has its own", async () => {
+  using sdk = installSdk();
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction((a: number, b: number) => a + b, { name: "add" });
+    s.use((_ctx, next) => next()); // the middleware path too: the span encloses it
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  const id = await rpc.delay("add", [1, 2]);
+  const stored = await sdk.ended((span) => isServer(span) && span.name === "add");
+  assert.equal(stored.attributes["rpc.mprpc.stored"], true);
+  assert.equal(await rpc.system.getresult(id), 3);
+  const fetched = await sdk.ended((span) => isServer(span) && span.name === "system.getresult");
+  assert.equal(fetched.attributes["rpc.mprpc.status_code"], 200);
+});
+
 test("tracing: a server without tracing, and one that did not accept the extension, get no TRACE", async () => {
   using sdk = installSdk();
   // A plain MPRPC 0.1 server (as pymprpc answers: no EXT) that records the call it gets.
@@ -277,11 +292,34 @@ test("tracing: TRACE needs the extension and must be a small map of strings", as
     assert.deepEqual(answers.map((answer) => answer?.CODE), [400, 400, 400, 200]);
     assert.match(
       String((answers[0]?.MESSAGE as Record<string, unknown>).MESSAGE),
-      /TRACE must be a map of at most 8 strings of at most 8192 characters/,
+      /TRACE must be a map of at most 8 names of at most 256 characters, to strings of at most 8192/,
     );
   } finally {
     traced.close();
   }
+});
+
+test("tracing: what a propagator writes past the limits is left out, and the call goes through", async () => {
+  using _sdk = installSdk();
+  let received: Record<string, string> | undefined;
+  propagation.disable(); // in place of the SDK's W3C propagator
+  propagation.setGlobalPropagator({
+    inject(_context, carrier: Record<string, string>) {
+      carrier.big = "x".repeat(8193); // over the value limit: left out
+      for (let i = 0; i < 10; i++) carrier[`k${i}`] = "v"; // 8 of them fit
+    },
+    extract(context, carrier: Record<string, string>) {
+      received = { ...carrier };
+      return context;
+    },
+    fields: () => [],
+  });
+  await using server = await startServer({ tracing: true }, (s) => {
+    s.registerFunction(() => 1, { name: "one" });
+  });
+  await using rpc = await AsyncRPC.connect(urlOf(server), { tracing: true });
+  assert.equal(await rpc.one(), 1);
+  assert.deepEqual(Object.keys(received ?? {}), ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
 });
 
 test("tracing: the synchronous client refuses the option clearly", () => {

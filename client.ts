@@ -23,6 +23,7 @@ export type {
   ApiValue,
   AsyncApi,
   AsyncResult,
+  AttributeName,
   MethodArgs,
   MethodName,
   MethodOf,

@@ -54,6 +54,7 @@ export {
   type AsyncResult,
   AsyncRPC,
   type AsyncRPCClient,
+  type AttributeName,
   type CallOptions,
   type ClientMiddleware,
   type ClientMiddlewareContext,

@@ -204,6 +204,33 @@ export type SyncResult<API, M extends string> = unknown extends API ? any
   : never;
 
 /**
+ * The names of `API` a typed client reaches as attributes: its methods and groups of them, not
+ * names starting with `_`, {@linkcode ApiValue}s, nor `then`, `catch`, `finally`, `toJSON` and
+ * `inspect` (the attribute Proxy never calls those: `await` reads `then` of anything), which
+ * `call` reaches.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { AttributeName } from "mprpc";
+ *
+ * const api = { add: () => 1, math: { neg: () => -1 }, then: () => 2, when: new Date(0) };
+ * const names: AttributeName<typeof api>[] = ["add", "math"];
+ * // @ts-expect-error: reached with call("then") only
+ * const then: AttributeName<typeof api> = "then";
+ * assert.deepEqual([...names, then], ["add", "math", "then"]);
+ * ```
+ */
+export type AttributeName<API> = {
+  [K in keyof API & string]: K extends
+    `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
+    : API[K] extends (...args: never[]) => unknown ? K
+    : API[K] extends ApiValue ? never
+    : API[K] extends object ? K
+    : never;
+}[keyof API & string];
+
+/**
  * `API` as the asynchronous client calls it: each method (see {@linkcode MethodName}) takes its
  * parameters and returns a promise of its {@linkcode AsyncResult}; nested objects are nested
  * views. Methods named `then`, `catch`, `finally`, `toJSON` or `inspect` are reached only with
@@ -221,12 +248,7 @@ export type SyncResult<API, M extends string> = unknown extends API ? any
  */
 export type AsyncApi<API> = {
   readonly [
-    K in keyof API & string as K extends
-      `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
-      : API[K] extends (...args: never[]) => unknown ? K
-      : API[K] extends ApiValue ? never
-      : API[K] extends object ? K
-      : never
+    K in AttributeName<API> & keyof API
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => Promise<AsyncResult<API, K>>
     : AsyncApi<API[K]>;
 };
@@ -253,12 +275,7 @@ export type AsyncApi<API> = {
  */
 export type SyncApi<API> = {
   readonly [
-    K in keyof API & string as K extends
-      `_${string}` | "then" | "catch" | "finally" | "toJSON" | "inspect" ? never
-      : API[K] extends (...args: never[]) => unknown ? K
-      : API[K] extends ApiValue ? never
-      : API[K] extends object ? K
-      : never
+    K in AttributeName<API> & keyof API
   ]: API[K] extends (...args: infer P) => unknown ? (...args: P) => SyncResult<API, K>
     : SyncApi<API[K]>;
 };

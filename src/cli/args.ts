@@ -108,6 +108,13 @@ function synopsis(usage: string): string {
   return lines.slice(0, end === -1 ? undefined : end).join("\n");
 }
 
+/** Checks the number of positional arguments a command takes; a `UsageError` if it is off. */
+export function expect(positionals: string[], min: number, max: number, what: string): void {
+  if (positionals.length < min || positionals.length > max) {
+    throw new UsageError(`expected ${what}, got ${positionals.length} argument(s)`);
+  }
+}
+
 /** The value of a flag taking one value, or `undefined`. */
 export function stringFlag(flags: Flags, name: string): string | undefined {
   return flags[name] as string | undefined;

@@ -16,7 +16,7 @@ import {
   tlsServerOptions,
   UsageError,
 } from "./args.ts";
-import { printMetricsAddr } from "./output.ts";
+import { listenAndServe } from "./output.ts";
 
 const FLAGS = {
   hostname: "string",
@@ -109,17 +109,7 @@ the least loaded. It prints \`listening on HOST:PORT\` once bound and closes on 
                       http://HOSTNAME:PORT/metrics, 0 for any port (MPRPC_BROKER_METRICS_PORT;
                       default: none)`,
   flags: FLAGS,
-  async run(flags, positionals) {
-    const broker = new Broker(fromFlags(flags, positionals, process.env));
-    try {
-      await broker.listen();
-    } catch (err) {
-      console.error(err instanceof Error ? err.message : err);
-      return 1;
-    }
-    console.log(`listening on ${broker.addr.hostname}:${broker.addr.port}`);
-    printMetricsAddr(broker.metricsAddr);
-    await broker.runForever();
-    return 0;
+  run(flags, positionals) {
+    return listenAndServe(new Broker(fromFlags(flags, positionals, process.env)));
   },
 };

@@ -14,6 +14,7 @@ import {
   CLIENT_FLAGS_HELP,
   clientOptions,
   type Command,
+  expect,
   type Flags,
   numberFlag,
   stringFlag,
@@ -37,13 +38,6 @@ const URL_HELP =
 const EXIT_HELP =
   `Exit status: 0 done, 1 the call failed (the error's code, class and message on stderr),
 2 usage, 3 no connection (could not connect, login refused, connection lost), 130 interrupted.`;
-
-/** The number of positional arguments a command takes, or a `UsageError`. */
-function expect(positionals: string[], min: number, max: number, what: string): void {
-  if (positionals.length < min || positionals.length > max) {
-    throw new UsageError(`expected ${what}, got ${positionals.length} argument(s)`);
-  }
-}
 
 // Whether `err` is the connection's failure rather than the call's: a 5xx that answers no call
 // (the connection was lost, or the server closed it). A call's own failure (its error answer,

@@ -124,9 +124,38 @@ export function ms(value: number): string {
   return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
 }
 
-/** Says where metrics are served, if they are (`--metrics-port`), once bound. */
-export function printMetricsAddr(addr: { hostname: string; port: number } | undefined): void {
-  if (!addr) return;
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  console.log(`metrics on http://${host}:${addr.port}/metrics`);
+/** What `serve` and `broker` run: a `Server` or a `Broker`. */
+export interface Service {
+  /** Binds its ports. */
+  listen(): Promise<void>;
+  /** Where it listens. */
+  readonly addr: { hostname: string; port: number };
+  /** Where it serves metrics (`--metrics-port`), if it does. */
+  readonly metricsAddr: { hostname: string; port: number } | undefined;
+  /** Serves until SIGINT or SIGTERM, then closes. */
+  runForever(): Promise<void>;
+  /** Closes it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens, prints `listening on HOST:PORT` (and where metrics are served), and serves until
+ * SIGINT or SIGTERM; the exit status. One that cannot listen is closed, its reason printed.
+ */
+export async function listenAndServe(service: Service): Promise<number> {
+  try {
+    await service.listen();
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : err);
+    await service.close();
+    return Exit.FAILED;
+  }
+  console.log(`listening on ${service.addr.hostname}:${service.addr.port}`);
+  const metrics = service.metricsAddr;
+  if (metrics) {
+    const host = metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname;
+    console.log(`metrics on http://${host}:${metrics.port}/metrics`);
+  }
+  await service.runForever();
+  return Exit.OK;
 }

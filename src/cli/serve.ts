@@ -12,6 +12,7 @@ import {
   type Command,
   compressionFlag,
   credential,
+  expect,
   type Flags,
   numberFlag,
   refuseDefaultCredentials,
@@ -19,7 +20,7 @@ import {
   tlsServerOptions,
   UsageError,
 } from "./args.ts";
-import { printMetricsAddr } from "./output.ts";
+import { listenAndServe } from "./output.ts";
 
 /**
  * The module and the server's options from the flags of `serve` and `env`; throws a
@@ -45,9 +46,7 @@ export function serveOptions(
   positionals: string[],
   env: Record<string, string | undefined>,
 ): { module: URL; options: ModuleOptions; server: ServerOptions } {
-  if (positionals.length !== 1) {
-    throw new UsageError(`expected one MODULE, got ${positionals.length} argument(s)`);
-  }
+  expect(positionals, 1, 1, "one MODULE");
   const executor = stringFlag(flags, "executor");
   if (executor !== undefined && executor !== "pool" && executor !== "inline") {
     throw new UsageError(`--executor takes pool or inline, not '${executor}'`);
@@ -167,16 +166,6 @@ SIGTERM. It prints \`listening on HOST:PORT\` once bound.
     }
     server.registerIntrospectionFunctions();
     server.registerModule(module, options);
-    try {
-      await server.listen();
-    } catch (err) {
-      console.error(err instanceof Error ? err.message : err);
-      await server.close();
-      return 1;
-    }
-    console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
-    printMetricsAddr(server.metricsAddr);
-    await server.runForever();
-    return 0;
+    return await listenAndServe(server);
   },
 };

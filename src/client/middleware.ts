@@ -9,9 +9,9 @@ import type { SyncCallOptions } from "./sync_client.ts";
 
 /**
  * What a client middleware sees of an outgoing call; it may replace the arguments and the call's
- * options (add a timeout, a signal) before calling `next()`.
+ * options (add a timeout, a signal) before calling `next()`. `O`: the client's call options.
  */
-export interface ClientMiddlewareContext {
+export interface ClientMiddlewareContext<O = CallOptions> {
   /** The method called. */
   readonly method: string;
   /** The positional arguments sent. */
@@ -19,7 +19,7 @@ export interface ClientMiddlewareContext {
   /** The named arguments sent. */
   kwargs: Record<string, unknown>;
   /** The call's options (its own copy). */
-  options: CallOptions;
+  options: O;
 }
 
 /**
@@ -33,17 +33,8 @@ export type ClientMiddleware = (
   next: () => Promise<unknown>,
 ) => unknown;
 
-/** What a middleware of the synchronous client sees of an outgoing call. */
-export interface SyncClientMiddlewareContext {
-  /** The method called. */
-  readonly method: string;
-  /** The positional arguments sent. */
-  args: unknown[];
-  /** The named arguments sent. */
-  kwargs: Record<string, unknown>;
-  /** The call's options (its own copy). */
-  options: SyncCallOptions;
-}
+/** What a middleware of the synchronous client sees of an outgoing call (its options: a timeout). */
+export type SyncClientMiddlewareContext = ClientMiddlewareContext<SyncCallOptions>;
 
 /**
  * A function around every call of the synchronous client `RPC`, run on the caller's thread:

@@ -9,7 +9,6 @@
 import { type Answer, isAsyncIterable } from "../call/answer.ts";
 import { type CallContext, runInCall, runInCallSync } from "../call/call_context.ts";
 import { checkMiddleware, runAround } from "../call/middleware.ts";
-import type { TraceCarrier } from "../protocol/call_message.ts";
 import { NotFindError, RequestError, UnsupportSysMethodError } from "../protocol/errors.ts";
 import { type Method, type Registry, SYSTEM_PREFIX } from "./registry.ts";
 import type { ResultStore } from "./result_store.ts";
@@ -26,8 +25,6 @@ export interface CallRequest {
   readonly args: unknown[];
   /** Named arguments. */
   readonly kwargs: Record<string, unknown>;
-  /** The caller's trace context (the `trace` extension), if it sent one. */
-  readonly trace?: TraceCarrier;
 }
 
 /**

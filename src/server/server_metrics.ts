@@ -79,8 +79,7 @@ export class ServerMetrics {
    * over.
    */
   callEnded(method: string, code: number | undefined, started: number): void {
-    const calls = this.#methods.get(method) ?? this.#methodCalls(method);
-    calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
+    const calls = this.#count(method, code);
     if (this.#ending.length === 0) queueMicrotask(this.#observe);
     this.#ending.push(calls.duration);
     this.#starts.push(started);
@@ -96,8 +95,7 @@ export class ServerMetrics {
 
   /** Counts a call answered `code` without being run: no duration. */
   callRefused(method: string, code: number): void {
-    const calls = this.#methods.get(method) ?? this.#methodCalls(method);
-    calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
+    this.#count(method, code);
   }
 
   /** Writes every server family to `out`, with `gauges` as they are now. */
@@ -145,6 +143,13 @@ export class ServerMetrics {
       "Bytes written to client connections.",
       this.bytes.written,
     );
+  }
+
+  // Counts one call of `method` ended with `code`; the method's counters.
+  #count(method: string, code: number | undefined): MethodCalls {
+    const calls = this.#methods.get(method) ?? this.#methodCalls(method);
+    calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
+    return calls;
   }
 
   // The counters of a method not seen yet: its own if the server has it, else `(unknown)`'s.

@@ -426,8 +426,8 @@ export class Session {
     this.#ctx.taskStarted();
     call.started = this.#ctx.now();
     const tracer = this.#ctx.tracer;
-    if (tracer) return tracer.run(call, () => this.#dispatch(call));
-    this.#ctx.dispatcher.dispatch(call, call, this.#respond);
+    if (tracer) tracer.run(call, () => this.#dispatch(call));
+    else this.#dispatch(call);
   }
 
   #dispatch(call: ServedCall): void {

@@ -29,7 +29,7 @@ import {
 import type { HostPort, ServerAddress } from "../protocol/address.ts";
 import type { TlsClientOptions } from "../platform/transport.ts";
 import { connect } from "../platform/transport.deno.ts";
-import type { Codec } from "../wire/codec.ts";
+import { Answer, type Codec } from "../wire/codec.ts";
 import { creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
@@ -38,6 +38,8 @@ import { type Deferred, deferred } from "../util/deferred.ts";
 import { Wakeup } from "../util/wakeup.ts";
 import type { ItemStream } from "../call/item_stream.ts";
 import { optionNames } from "../util/options.ts";
+import { CallTable } from "./call_table.ts";
+import { CallIds } from "../wire/call_ids.ts";
 
 /** Options of {@linkcode AsyncRPC} and `RPC`. */
 export interface ClientOptions {
@@ -144,10 +146,8 @@ interface Credit {
 
 // A call waiting for its answer (`RETURN: true`): its outcome, and what it holds until then.
 interface Pending {
-  // The key of `#pending`: the call's number on the connection.
+  // The key of `#pending`: the call's number on the connection, whose ID is `#ids.id(key)`.
   key: number;
-  // `ID`: the session's prefix then `key`.
-  id: string;
   state: CallState;
   timer?: ReturnType<typeof setTimeout>;
   // Stops listening to the call's AbortSignal.
@@ -194,6 +194,7 @@ export async function dial<T>(
   options: ClientOptions,
   codec: Codec,
   talk: (conn: Connection) => Promise<T>,
+  callIds?: CallIds,
 ): Promise<[Connection, T]> {
   const { hostname, port } = address;
   const seconds = options.connectTimeout ?? 10;
@@ -202,7 +203,7 @@ export async function dial<T>(
   let conn: Connection | undefined;
   try {
     const talking = socket.then((s) => {
-      conn = new Connection(s, codec, { maxMessageSize: options.maxMessageSize });
+      conn = new Connection(s, codec, { maxMessageSize: options.maxMessageSize, callIds });
       return talk(conn);
     });
     const value = await withTimeout(
@@ -234,7 +235,7 @@ export class ClientSession {
   readonly #conn: Connection;
   readonly #options: ClientOptions;
   // Calls waiting for their answers, by number (a number is cheaper to look up than an ID).
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new CallTable<Pending>();
   readonly #reading: Promise<void>;
   readonly #extensions: ReadonlySet<string>;
   // Whether the server accepted `deadline`, `credit` and `trace`: looked up once, not per call.
@@ -252,11 +253,10 @@ export class ClientSession {
   // When the last bytes came from the server, and whether the read loop holds off on purpose.
   #lastRead = Date.now();
   #paused = false;
-  // Calls that are answered need IDs unique among this connection's calls, nothing more: a
-  // random prefix per session and a counter are cheaper to make, send and match than UUIDs.
+  // The IDs of calls that are answered: a random prefix per session, then the call's number.
   // (A `RETURN: false` call keeps a UUID: `system.getresult` hands its outcome to whoever
   // presents the ID, on any connection.)
-  readonly #idPrefix = `${crypto.randomUUID().slice(0, 8)}.`;
+  readonly #ids: CallIds;
   #calls = 0;
   // Pings sent (heartbeats too) and pongs received: a pong has no ID, but a server answers pings
   // in order, so the nth pong answers the nth ping. ping() calls wait here for theirs, in order.
@@ -267,12 +267,14 @@ export class ClientSession {
   private constructor(
     address: HostPort,
     conn: Connection,
+    ids: CallIds,
     info: HandshakeReply,
     options: ClientOptions,
     reader: ReadableStreamDefaultReader<MessageBatch>,
     early: MessageBatch,
   ) {
     this.#conn = conn;
+    this.#ids = ids;
     this.info = info;
     const { hostname, port } = address;
     this.remoteAddress = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
@@ -298,13 +300,15 @@ export class ClientSession {
     options: ClientOptions,
     codec: Codec,
   ): Promise<ClientSession> {
+    const ids = new CallIds(`${crypto.randomUUID().slice(0, 8)}.`);
     const [conn, [info, reader, early]] = await dial(
       address,
       options,
       codec,
       (conn) => handshake(conn, address),
+      ids,
     );
-    return new ClientSession(address, conn, info, options, reader, early);
+    return new ClientSession(address, conn, ids, info, options, reader, early);
   }
 
   /** Whether calls can still be sent. */
@@ -335,11 +339,9 @@ export class ClientSession {
       signal?.throwIfAborted();
       if (typeof method !== "string") throw new TypeError("the method name must be a string");
       key = this.#calls++;
-      const id = this.#idPrefix + key;
       // The caller gets `result` itself, at once: it needs no guard against going unobserved.
       const pending: Pending = {
         key,
-        id,
         state: new CallState(true),
         timer: undefined,
         unlisten: undefined,
@@ -362,7 +364,7 @@ export class ClientSession {
       this.#pending.set(key, pending);
       // Sent synchronously, unless compressing or too much is queued.
       const sent = this.#conn.sendCall({
-        id,
+        key,
         method,
         args,
         kwargs,
@@ -391,8 +393,9 @@ export class ClientSession {
   }
 
   #startTimer(pending: Pending, method: string, timeout: number): ReturnType<typeof setTimeout> {
-    const { key, id } = pending;
+    const { key } = pending;
     return setTimeout(() => {
+      const id = this.#ids.id(key);
       const late = new TimeoutException(`'${method}' did not finish within ${timeout} s`, { id });
       this.#giveUp(key, late);
     }, timeout * 1000);
@@ -472,8 +475,8 @@ export class ClientSession {
       const reason = this.#closeReason ??= new ConnectionLostError(
         `the connection to ${this.remoteAddress} was lost; calls in flight may or may not have run`,
       );
-      for (const [key, pending] of this.#pending) {
-        this.#forget(key);
+      for (const pending of this.#pending.values()) {
+        this.#drop(pending);
         pending.state.fail(reason);
       }
       for (const { pong } of this.#pingWaiters.splice(0)) pong.reject(reason);
@@ -481,6 +484,12 @@ export class ClientSession {
   }
 
   #receive(message: unknown, size: number): void {
+    if (message instanceof Answer) {
+      // An answer to one of this session's calls, read straight from its bytes.
+      const pending = this.#pending.get(message.key);
+      if (pending) this.#settle(pending, message.code, message.result, size);
+      return;
+    }
     if (!isMap(message) || message.MPRPC !== VERSION) {
       this.#closeReason = new ProtocolException(
         `not an MPRPC ${VERSION} message: ${JSON.stringify(message)}`,
@@ -497,15 +506,20 @@ export class ClientSession {
       }
       return;
     }
-    const pending = this.#answered(body.ID);
-    if (!pending) return; // an answer to a call given up on
-    const { key, id, state } = pending;
+    // `ID` must be exactly one of this session's IDs, of a call still waiting.
+    const pending = this.#pending.get(this.#ids.keyOf(body.ID));
+    if (pending) this.#settle(pending, code, body.RESULT, size, body);
+  }
+
+  // Call `pending` answered `code`: `result`, or for an error the answer's `body`.
+  #settle(pending: Pending, code: number, result: unknown, size: number, body?: Message): void {
+    const { key, state } = pending;
     if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
       this.#drop(pending);
-      state.fail(errorFromCode(code, String(body.MESSAGE ?? ""), {
-        id,
-        exception: typeof body.EXCEPTION === "string" ? body.EXCEPTION : undefined,
-        data: isMap(body.DATA) ? body.DATA as unknown as ErrorData : undefined,
+      state.fail(errorFromCode(code, String(body?.MESSAGE ?? ""), {
+        id: this.#ids.id(key),
+        exception: typeof body?.EXCEPTION === "string" ? body.EXCEPTION : undefined,
+        data: isMap(body?.DATA) ? body.DATA as unknown as ErrorData : undefined,
       }));
       return;
     }
@@ -513,7 +527,7 @@ export class ClientSession {
       case Code.RESULT:
       case Code.EXPIRE_WARNING:
         this.#drop(pending);
-        state.value(body.RESULT);
+        state.value(result);
         return;
       case Code.STREAM_OPEN:
       case Code.EXPIRE_STREAM_WARNING: {
@@ -529,7 +543,7 @@ export class ClientSession {
         // of bytes also bounds how many items it holds.
         const charge = creditCharge(size);
         if (pending.credit) pending.credit.received += charge;
-        state.item(body.RESULT, charge);
+        state.item(result, charge);
         return;
       }
       case Code.STREAM_END:
@@ -537,15 +551,6 @@ export class ClientSession {
         state.end();
         return;
     }
-  }
-
-  // The call an answer's `ID` names, if it is still waiting: `ID` must be exactly this
-  // session's prefix then the call's number.
-  #answered(id: unknown): Pending | undefined {
-    const prefix = this.#idPrefix;
-    if (typeof id !== "string" || !id.startsWith(prefix)) return undefined;
-    const pending = this.#pending.get(Number(id.slice(prefix.length)));
-    return pending?.id === id ? pending : undefined;
   }
 
   // The caller no longer waits for call `key` (timeout, abort, a stream left early): it fails
@@ -556,7 +561,7 @@ export class ClientSession {
     this.#drop(pending);
     if (reason !== undefined) pending.state.fail(reason);
     if (!this.#extensions.has("cancel") || !this.#conn.open) return;
-    const { id } = pending;
+    const id = this.#ids.id(key);
     // A failed send means the connection is gone; the read loop reports that.
     Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CANCEL: id })).catch(() => {});
   }
@@ -579,12 +584,13 @@ export class ClientSession {
   // the server what is free again of the stream's buffer (credit), at least half of it at once.
   #took(pending: Pending): void {
     this.#wakeReadLoop();
-    const { key, id, credit, stream } = pending;
+    const { key, credit, stream } = pending;
     if (!credit || !stream || !this.#pending.has(key) || !this.#conn.open) return;
     const held = credit.granted - credit.received + stream.bufferedBytes;
     const BYTES = this.#buffer - held;
     if (BYTES < this.#buffer / 2) return;
     credit.granted += BYTES;
+    const id = this.#ids.id(key);
     Promise.resolve().then(() => this.#conn.send({ MPRPC: VERSION, CREDIT: { ID: id, BYTES } }))
       .catch(() => {});
   }
@@ -594,7 +600,7 @@ export class ClientSession {
   // deadlock a reader that waits for another call's answer before it takes the next item.
   #fullStream(): number | undefined {
     if (this.#credit || this.#streams === 0) return undefined;
-    for (const [key, { stream }] of this.#pending) {
+    for (const { key, stream } of this.#pending.values()) {
       if (stream && stream.bufferedBytes >= this.#buffer) return key;
     }
     return undefined;

@@ -25,13 +25,14 @@ import {
 import type { Stage } from "./pull_through.ts";
 import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
 import type { TraceCarrier } from "../protocol/call_message.ts";
+import type { CallIds } from "./call_ids.ts";
 
 const STREAM_ITEM = Code.STREAM_ITEM;
 
 /** A call that waits for its answer (`RETURN: true`), as {@linkcode Codec.encodeCall} sends it. */
 export interface OutgoingCall {
-  /** `ID`. */
-  id: string;
+  /** The call's number: `ID` is its ID in the connection's {@linkcode CallIds}. */
+  key: number;
   /** `METHOD`. */
   method: string;
   /** `ARGS`. */
@@ -48,12 +49,16 @@ export interface OutgoingCall {
 
 /**
  * The message of `call`: `{ MPRPC, ID, METHOD, RETURN: true, KWARGS?, DEADLINE?, CREDIT?, TRACE?,
- * ARGS }`,
- * in that order (a map's order means nothing to a peer; `ARGS`, often the big part, last),
- * `KWARGS` only if it has keys.
+ * ARGS }`, in that order (a map's order means nothing to a peer; `ARGS`, often the big part,
+ * last), `KWARGS` only if it has keys.
  */
-export function callMessage(call: OutgoingCall): Message {
-  const message: Message = { MPRPC: VERSION, ID: call.id, METHOD: call.method, RETURN: true };
+export function callMessage(call: OutgoingCall, ids: CallIds): Message {
+  const message: Message = {
+    MPRPC: VERSION,
+    ID: ids.id(call.key),
+    METHOD: call.method,
+    RETURN: true,
+  };
   if (hasKeys(call.kwargs)) message.KWARGS = call.kwargs;
   if (call.deadline !== undefined) message.DEADLINE = call.deadline;
   if (call.credit !== undefined) message.CREDIT = call.credit;
@@ -79,7 +84,25 @@ export interface CallParts {
   args: Uint8Array;
 }
 
+// The encoding of `message` up to its first nil (0xc0): none of its keys holds that byte.
+function upToNil(message: Message): Uint8Array {
+  const bytes = new Encoder().encode(message);
+  return bytes.subarray(0, bytes.indexOf(0xc0));
+}
+
+/** An answer as {@linkcode Codec.decodeAnswer} reads it. */
+export class Answer {
+  /** `CODE`, `RESULT`, and `key`, the number of the call `ID` names (see {@linkcode CallIds}). */
+  constructor(readonly code: number, readonly key: number, readonly result: unknown) {}
+}
+
 const NO_BYTES = new Uint8Array(0);
+// What an answer's bytes are, around its code, ID and result (see Codec.decodeAnswer).
+const ANSWER_START = upToNil({ MPRPC: VERSION, CODE: null, MESSAGE: null });
+const ANSWER_ID = upToNil({ MESSAGE: { ID: null, RESULT: null } }).subarray(1);
+const ANSWER_RESULT = upToNil({ RESULT: null }).subarray(1);
+// #valueAt: the bytes are not one whole value.
+const UNDECODABLE = Symbol("undecodable");
 
 // The most method names whose bytes a codec keeps (see Codec.encodeCall); past it, it starts over.
 const METHODS_KEPT = 256;
@@ -186,7 +209,7 @@ export class Codec {
    * each call. `head` then `args` are the bytes of encoding the whole message; `args` is never
    * copied here.
    */
-  encodeCall(call: OutgoingCall): CallParts | undefined {
+  encodeCall(call: OutgoingCall, ids: CallIds): CallParts | undefined {
     if (this.#debug || this.#compressor) return undefined;
     const { kwargs, deadline, credit, trace } = call;
     const withKwargs = hasKeys(kwargs);
@@ -194,7 +217,8 @@ export class Codec {
       (credit !== undefined ? 1 : 0) + (trace !== undefined ? 1 : 0);
     const encoder = this.#encoder;
     let at = this.#put(this.#callStart(5 + optional), 0);
-    at = this.#put(encoder.encodeSharedRef(call.id), at);
+    this.#room(at, ids.maxBytes);
+    at = ids.write(call.key, this.#parts, at);
     at = this.#put(this.#methodBytes(call.method), at);
     if (withKwargs) {
       at = this.#put(this.#kwargsKey ??= this.#field({ KWARGS: null }, 1), at);
@@ -206,9 +230,56 @@ export class Codec {
     if (trace !== undefined) at = this.#put(this.#field({ TRACE: trace }, 0), at);
     at = this.#put(this.#argsKey ??= this.#field({ ARGS: null }, 1), at);
     const parts = this.#call;
-    parts.head = this.#parts.subarray(0, at);
+    // Calls in a row mostly have heads of one length: the view is made again only when it changes.
+    if (parts.head.buffer !== this.#parts.buffer || parts.head.length !== at) {
+      parts.head = this.#parts.subarray(0, at);
+    }
     parts.args = encoder.encodeSharedRef(call.args);
     return parts;
+  }
+
+  /**
+   * The answer in `payload` if it is `{ MPRPC: "0.1", CODE: c, MESSAGE: { ID: id, RESULT: r } }`,
+   * keys in that order (as mprpc and pymprpc send results and stream items), `id` one of `ids`;
+   * otherwise `undefined`, and `decode` reads it. Only `RESULT` is decoded: the envelope is
+   * matched byte by byte, making no maps and no strings (measured: a third of decoding it).
+   */
+  decodeAnswer(payload: Uint8Array, ids: CallIds): Answer | undefined {
+    if (this.#debug || this.#compressor || !startsWith(payload, ANSWER_START)) return undefined;
+    let at = ANSWER_START.length;
+    let code = payload[at++];
+    if (code === 0xcc) code = payload[at++];
+    else if (code === 0xcd) code = payload[at++] * 256 + payload[at++];
+    else if (!(code < 0x80)) return undefined;
+    if (!startsWith(payload, ANSWER_ID, at)) return undefined;
+    at += ANSWER_ID.length;
+    let length = payload[at++];
+    if (length === 0xd9) length = payload[at++];
+    else if (length >= 0xa0 && length < 0xc0) length &= 0x1f;
+    else return undefined;
+    const end = at + length;
+    if (end > payload.length) return undefined;
+    const key = ids.read(payload, at, end);
+    if (key < 0 || !startsWith(payload, ANSWER_RESULT, end)) return undefined;
+    const result = this.#valueAt(payload, end + ANSWER_RESULT.length);
+    return result === UNDECODABLE ? undefined : new Answer(code, key, result);
+  }
+
+  // The value that fills `payload` from `at` on, or UNDECODABLE. A one-byte value (a small
+  // integer, nil, a boolean: what many calls answer) is read here, with no view and no decoder.
+  #valueAt(payload: Uint8Array, at: number): unknown {
+    if (at === payload.length - 1) {
+      const type = payload[at];
+      if (type < 0x80) return type;
+      if (type >= 0xe0) return type - 0x100;
+      if (type === 0xc0) return null;
+      if (type === 0xc2 || type === 0xc3) return type === 0xc3;
+    }
+    try {
+      return this.#deserialize(payload.subarray(at));
+    } catch {
+      return UNDECODABLE;
+    }
   }
 
   // The encoding of the map `field` (a few keys: a one-byte header) without its header and its
@@ -255,14 +326,17 @@ export class Codec {
 
   // Copies `bytes` into the call buffer at `at`, growing it; where they end.
   #put(bytes: Uint8Array, at: number): number {
-    const end = at + bytes.length;
-    if (end > this.#parts.length) {
-      const grown = new Uint8Array(Math.max(end, 2 * this.#parts.length));
-      grown.set(this.#parts.subarray(0, at));
-      this.#parts = grown;
-    }
+    this.#room(at, bytes.length);
     this.#parts.set(bytes, at);
-    return end;
+    return at + bytes.length;
+  }
+
+  // Grows the call buffer, keeping its first `at` bytes, to have room for `n` more.
+  #room(at: number, n: number): void {
+    if (at + n <= this.#parts.length) return;
+    const grown = new Uint8Array(Math.max(at + n, 2 * this.#parts.length));
+    grown.set(this.#parts.subarray(0, at));
+    this.#parts = grown;
   }
 
   /** Whether encoding and decoding are synchronous (no compression). */
@@ -421,19 +495,25 @@ export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> 
 
 /**
  * The logic of {@linkcode MessageDecoder}, as a {@linkcode Stage}: what a connection links into
- * its pipeline with {@linkcode pullThrough}. Arguments as for {@linkcode MessageDecoder}.
+ * its pipeline with {@linkcode pullThrough}. Arguments as for {@linkcode MessageDecoder}, and
+ * `ids`, a client connection's call IDs: answers to its calls then come as {@linkcode Answer}s
+ * where {@linkcode Codec.decodeAnswer} can read them.
  */
 export function messageDecoding(
   codec: Codec,
   limit: () => number = () => codec.maxMessageSize,
+  ids?: CallIds,
 ): Stage<Uint8Array[], MessageBatch> {
-  return codec.synchronous ? synchronousDecoder(codec) : asynchronousDecoder(codec, limit);
+  return codec.synchronous ? synchronousDecoder(codec, ids) : asynchronousDecoder(codec, limit);
 }
 
 type Decoding = Stage<Uint8Array[], MessageBatch>;
 
-function synchronousDecoder(codec: Codec): Decoding {
-  const decode = (payload: Uint8Array) => codec.decode(payload);
+// With `ids` (a client's connection), answers to its calls are read as `Answer`s when they can be.
+function synchronousDecoder(codec: Codec, ids?: CallIds): Decoding {
+  const decode = ids
+    ? (payload: Uint8Array) => codec.decodeAnswer(payload, ids) ?? codec.decode(payload)
+    : (payload: Uint8Array) => codec.decode(payload);
   const scanner = () => codec.scanner();
   const cut = new CutFrameReader({ decode, scanner, maxMessageSize: codec.maxMessageSize });
   return {
@@ -810,9 +890,10 @@ function numberStep(state: number, c: number): number {
 const BZIP2 = textEncoder.encode("BZh");
 const XZ = new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+// Whether `bytes` hold `prefix` at `at`.
+function startsWith(bytes: Uint8Array, prefix: Uint8Array, at = 0): boolean {
+  if (bytes.length < at + prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
   return true;
 }
 

@@ -21,6 +21,7 @@ import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
 import { callMessage, type OutgoingCall } from "./codec.ts";
+import type { CallIds } from "./call_ids.ts";
 
 function unencodable(cause: unknown): ResultLimitError {
   return new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
@@ -40,6 +41,11 @@ export interface ConnectionOptions {
   maxMessageSize?: number;
   /** Where the socket's bytes are counted (one object may count many connections). */
   bytes?: WireBytes;
+  /**
+   * A client's: the IDs of the calls it sends with {@linkcode Connection.sendCall}; answers to
+   * them come in as `Answer`s where they can (see `Codec.decodeAnswer`).
+   */
+  callIds?: CallIds;
 }
 
 // `stage`, counting the bytes it is given into `bytes.read`.
@@ -73,6 +79,7 @@ export class Connection {
   #carrying?: Promise<void>;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
   readonly #bytes?: WireBytes;
+  readonly #ids?: CallIds;
   #open = true;
   // Settles once the last compressed message is queued (or failed). Compressing runs
   // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
@@ -87,7 +94,9 @@ export class Connection {
     this.#splitter = new Splitting(options);
     this.#limit = options.maxMessageSize ?? codec.maxMessageSize;
     this.#bytes = options.bytes;
-    const stage = chain(this.#splitter, messageDecoding(codec, () => this.#limit));
+    this.#ids = options.callIds;
+    const decoding = messageDecoding(codec, () => this.#limit, this.#ids);
+    const stage = chain(this.#splitter, decoding);
     this.messages = pullThrough(socket.readable, this.#bytes ? counted(stage, this.#bytes) : stage);
   }
 
@@ -177,18 +186,21 @@ export class Connection {
   }
 
   /**
-   * Sends the call `callMessage(call)`, as {@linkcode send} does; only its `ID`, `ARGS` and the
-   * optional fields are encoded for each call (see `Codec.encodeCall`).
+   * Sends the call `callMessage(call, callIds)`, as {@linkcode send} does; only its `ID`, `ARGS`
+   * and the optional fields are encoded for each call (see `Codec.encodeCall`). A connection made
+   * without `callIds` sends no calls: `TypeError`.
    */
   sendCall(call: OutgoingCall): Promise<void> | undefined {
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    const ids = this.#ids;
+    if (!ids) throw new TypeError("a connection sends calls only with callIds");
     let parts;
     try {
-      parts = this.#codec.encodeCall(call);
+      parts = this.#codec.encodeCall(call, ids);
     } catch (cause) {
       throw unencodable(cause);
     }
-    if (!parts) return this.send(callMessage(call));
+    if (!parts) return this.send(callMessage(call, ids));
     // The head ends with the key "ARGS", whose last byte, "S", is not in the terminator: a
     // terminator cannot straddle it and `args`, so checking each is checking the payload.
     if (!this.#length32) assertFramable(parts.head);

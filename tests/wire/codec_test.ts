@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { readFile, test } from "../test_platform.deno.ts";
 import { ProtocolException } from "../../mod.ts";
-import { callMessage, Codec, MessageDecoder, type OutgoingCall } from "../../src/wire/codec.ts";
+import {
+  Answer,
+  callMessage,
+  Codec,
+  MessageDecoder,
+  type OutgoingCall,
+} from "../../src/wire/codec.ts";
+import { CallIds } from "../../src/wire/call_ids.ts";
 import { type Compression, TERMINATOR } from "../../src/protocol/messages.ts";
 import { runPython } from "../interop/python.ts";
 import { concat } from "../helpers.ts";
@@ -132,19 +139,20 @@ test("codec: an answer's head and its encoded MESSAGE are the bytes of the whole
 
 test("codec: a call's parts are the bytes of the whole call message", async () => {
   const codec = await Codec.create();
-  const ids = ["a", "é-1", "6f1c3a2e-8d2b-4b7e-9a51-0f1e6a7c2b90", "x".repeat(300)];
+  const idss = [new CallIds("a."), new CallIds("6f1c3a2e."), new CallIds(`${"x".repeat(199)}-`)];
+  const keys = [0, 7, 123456789, Number.MAX_SAFE_INTEGER];
   const methods = ["add", "system.listMethods", "é", "m".repeat(40)];
   const argss = [[], [1, 2], ["##", { x: null }, new Uint8Array(3)], [2 ** 40, -1.5, undefined]];
   const kwargss = [{}, { b: 4 }, { a: [1], z: { y: "é" } }];
   const extras = [{}, { deadline: 1500 }, { credit: 4194304 }, { deadline: 0.5, credit: 64 }];
-  for (const id of ids) {
-    for (const method of methods) {
+  for (const ids of idss) {
+    for (const [key, method] of keys.flatMap((k) => methods.map((m) => [k, m] as const))) {
       for (const args of argss) {
         for (const kwargs of kwargss) {
           for (const extra of extras) {
-            const call: OutgoingCall = { id, method, args, kwargs, ...extra };
-            const whole = (codec.encode(callMessage(call)) as Uint8Array).slice();
-            const { head, args: a } = codec.encodeCall(call)!;
+            const call: OutgoingCall = { key, method, args, kwargs, ...extra };
+            const whole = (codec.encode(callMessage(call, ids)) as Uint8Array).slice();
+            const { head, args: a } = codec.encodeCall(call, ids)!;
             assert.deepEqual(concat([head, a]), whole);
             // What lets a connection check the parts one by one (see Connection.sendCall): no
             // terminator can straddle them.
@@ -155,19 +163,75 @@ test("codec: a call's parts are the bytes of the whole call message", async () =
     }
   }
   // `KWARGS` only with keys, the extensions, and `ARGS` last.
+  const ids = new CallIds("c.");
   assert.deepEqual(
-    callMessage({ id: "c1", method: "f", args: [1], kwargs: {}, deadline: 5, credit: 9 }),
-    { MPRPC: "0.1", ID: "c1", METHOD: "f", RETURN: true, ARGS: [1], DEADLINE: 5, CREDIT: 9 },
+    callMessage({ key: 1, method: "f", args: [1], kwargs: {}, deadline: 5, credit: 9 }, ids),
+    { MPRPC: "0.1", ID: "c.1", METHOD: "f", RETURN: true, ARGS: [1], DEADLINE: 5, CREDIT: 9 },
   );
-  assert.equal(
-    (await Codec.create({ debug: true })).encodeCall({
-      id: "a",
-      method: "f",
-      args: [],
-      kwargs: {},
-    }),
-    undefined,
-  );
+  const call = { key: 0, method: "f", args: [], kwargs: {} };
+  assert.equal((await Codec.create({ debug: true })).encodeCall(call, ids), undefined);
+});
+
+test("codec: an answer to one of the connection's calls reads as the whole message decodes", async () => {
+  const codec = await Codec.create();
+  const ids = new CallIds("6f1c3a2e.");
+  const results = [
+    3,
+    0,
+    127,
+    128,
+    -1,
+    -32,
+    -33,
+    null,
+    true,
+    false,
+    2 ** 40,
+    1.5,
+    "",
+    "é".repeat(40),
+    [1, [2]],
+    { a: 1, RESULT: 2 },
+    new Uint8Array([1, 2, 3]),
+  ];
+  for (const code of [100, 200, 201, 202, 206, 300, 500, 599]) {
+    for (const key of [0, 9, 10, 123456789, Number.MAX_SAFE_INTEGER]) {
+      for (const RESULT of results) {
+        const message = { MPRPC: "0.1", CODE: code, MESSAGE: { ID: ids.id(key), RESULT } };
+        const payload = (codec.encode(message) as Uint8Array).slice();
+        const answer = codec.decodeAnswer(payload, ids);
+        assert.ok(answer instanceof Answer, JSON.stringify(message));
+        assert.deepEqual([answer.code, answer.key, answer.result], [code, key, RESULT]);
+        // A payload cut short is never read as an answer: `decode` tells what is wrong with it.
+        for (let n = 0; n < payload.length; n++) {
+          assert.equal(codec.decodeAnswer(payload.subarray(0, n), ids), undefined);
+        }
+      }
+    }
+  }
+  // Anything else is left to `decode`: other IDs, other shapes, other orders, other versions.
+  const others = [
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: "other.1", RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}01`, RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}1x`, RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: ids.prefix, RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}${"9".repeat(17)}`, RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: 1, RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { RESULT: 1, ID: ids.id(1) } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: ids.id(1), RESULT: 1, X: 2 } },
+    { MPRPC: "0.1", CODE: 206, MESSAGE: { ID: ids.id(1) } },
+    { MPRPC: "0.1", CODE: -1, MESSAGE: { ID: ids.id(1), RESULT: 1 } },
+    { MPRPC: "0.2", CODE: 200, MESSAGE: { ID: ids.id(1), RESULT: 1 } },
+    { CODE: 200, MPRPC: "0.1", MESSAGE: { ID: ids.id(1), RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: ids.id(1), RESULT: 1 }, X: 1 },
+  ];
+  for (const message of others) {
+    const payload = (codec.encode(message) as Uint8Array).slice();
+    assert.equal(codec.decodeAnswer(payload, ids), undefined, JSON.stringify(message));
+  }
+  const json = await Codec.create({ debug: true });
+  const message = { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: ids.id(1), RESULT: 1 } };
+  assert.equal(json.decodeAnswer(json.encode(message) as Uint8Array, ids), undefined);
 });
 
 test("codec: a stream item's head and its encoded value are the bytes of the whole item", async () => {

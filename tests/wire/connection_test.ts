@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
 import { ResultLimitError, RpcUnavailableException } from "../../mod.ts";
 import { Codec } from "../../src/wire/codec.ts";
+import { CallIds } from "../../src/wire/call_ids.ts";
 import { Connection } from "../../src/wire/connection.ts";
 import type { Socket } from "../../src/platform/transport.ts";
 import { decode, encode } from "../test_deps.ts";
@@ -90,16 +91,24 @@ test("connection: an unframable message throws and sends nothing; a closed one r
 
 test("connection: a call leaves as its whole message; one holding the terminator throws", async () => {
   const memory = memorySocket();
-  const conn = new Connection(memory.socket, await Codec.create());
-  const call = { id: "c1", method: "f", args: [1, "x"], kwargs: { k: 2 }, deadline: 5, credit: 64 };
+  const codec = await Codec.create();
+  const conn = new Connection(memory.socket, codec, { callIds: new CallIds("c.") });
+  const call = { key: 1, method: "f", args: [1, "x"], kwargs: { k: 2 }, deadline: 5, credit: 64 };
   const written = memory.nextWrite();
   conn.sendCall(call);
-  conn.sendCall({ id: "c2", method: "g", args: [], kwargs: {} });
+  conn.sendCall({ key: 2, method: "g", args: [], kwargs: {} });
   // Wherever the terminator is, the call is refused and nothing is queued.
   const tricky = "a##PRO-END##b";
+  const trickyIds = new CallIds(`${tricky}.`);
+  const other = new Connection(memorySocket().socket, codec, { callIds: trickyIds });
+  assert.throws(() => other.sendCall(call), ResultLimitError);
+  other.abort();
+  // A connection made without call IDs sends no calls.
+  const plain = new Connection(memorySocket().socket, codec);
+  assert.throws(() => plain.sendCall(call), TypeError);
+  plain.abort();
   for (
     const bad of [
-      { ...call, id: tricky },
       { ...call, method: tricky },
       { ...call, args: [tricky] },
       { ...call, kwargs: { [tricky]: 1 } },
@@ -111,7 +120,7 @@ test("connection: a call leaves as its whole message; one holding the terminator
   assert.deepEqual(frames(memory.writes[0]), [
     {
       MPRPC: "0.1",
-      ID: "c1",
+      ID: "c.1",
       METHOD: "f",
       RETURN: true,
       ARGS: [1, "x"],
@@ -119,7 +128,7 @@ test("connection: a call leaves as its whole message; one holding the terminator
       DEADLINE: 5,
       CREDIT: 64,
     },
-    { MPRPC: "0.1", ID: "c2", METHOD: "g", RETURN: true, ARGS: [] },
+    { MPRPC: "0.1", ID: "c.2", METHOD: "g", RETURN: true, ARGS: [] },
   ]);
   await conn.close();
   assert.throws(() => conn.sendCall(call), RpcUnavailableException);

@@ -54,6 +54,11 @@ export class ServedCall implements CallContext, CallRequest {
   inputBytes = 0;
   /** When it started running, in ms by the server's clock (0 until then): metrics, access log. */
   started = 0;
+  /**
+   * Whether its session lists it among the connection's calls in flight: `undefined` while it
+   * is being started, `true` once listed, `false` once the session is done with it.
+   */
+  listed?: boolean;
 
   // Where the abort of a call that outlives its connection comes from (the server stopping).
   readonly #outer: AbortSignal | undefined;

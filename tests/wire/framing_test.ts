@@ -5,6 +5,7 @@ import { FrameJoiner } from "../../src/wire/frame_joiner.ts";
 import { FrameSplitter } from "../../src/wire/frame_splitter.ts";
 import { assertFramable, indexOfTerminator } from "../../src/wire/terminator.ts";
 import { TERM } from "../helpers.ts";
+import { fc } from "../test_deps.ts";
 
 const text = new TextEncoder();
 const bytes = (s: string) => text.encode(s);
@@ -68,6 +69,36 @@ test("indexOfTerminator finds the first terminator only when whole", () => {
   assert.equal(indexOfTerminator(bytes("##PRO-END")), -1);
   assert.equal(indexOfTerminator(bytes("a#b##PRO-END##")), 3);
   assert.equal(indexOfTerminator(bytes("##PRO-END####PRO-END##"), 1), 11);
+  assert.equal(indexOfTerminator(bytes("x##PRO-END##PRO-END##")), 1); // two, overlapping
+});
+
+test("indexOfTerminator finds what a byte-by-byte search finds", () => {
+  // Bytes mostly from the terminator's own, so that near misses and overlaps are common.
+  const byte = fc.constantFrom(...bytes("##PRO-END##x\x00"));
+  const naive = (data: Uint8Array, from: number) => {
+    for (let i = from; i + TERM.length <= data.length; i++) {
+      if (TERM.every((b, k) => data[i + k] === b)) return i;
+    }
+    return -1;
+  };
+  fc.assert(
+    fc.property(
+      fc.array(byte, { maxLength: 80, size: "max" }),
+      fc.nat({ max: 24 }),
+      fc.option(fc.nat({ max: 40 })),
+      fc.option(fc.integer({ min: 9, max: 12 })),
+      (values, from, at, gap) => {
+        // A terminator put in, and maybe a second just after it, or overlapping it:
+        // "##PRO-END##PRO-END##".
+        const data = new Uint8Array(values);
+        for (const start of at === null ? [] : gap === null ? [at] : [at, at + gap]) {
+          if (start + TERM.length <= data.length) data.set(TERM, start);
+        }
+        assert.equal(indexOfTerminator(data, from), naive(data, from));
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 test("assertFramable refuses a payload holding the terminator", () => {

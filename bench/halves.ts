@@ -81,7 +81,7 @@ const SERVER_WORKLOADS: Workload[] = [
   },
   {
     name: "1 MiB echo",
-    args: ["--workload", "echo", "--calls", scale(40, 10), "--warmup", "5"],
+    args: ["--workload", "echo", "--calls", scale(150, 20), "--warmup", "5"],
     unit: "MiB/s",
     per: "MiB",
     value: rate,

@@ -1,6 +1,6 @@
 /**
  * The server's CPU time per call, to compare checkouts of mprpc: before and after a change to the
- * hot path. For each checkout it starts `bench/servers/mprpc_server.ts` pinned to core 0, drives
+ * hot path. For each checkout it starts `bench/servers/ours_server.ts` pinned to core 0, drives
  * it from core 1 with a lean raw-socket client (pre-encoded `echo` calls sent 256 at a time, the
  * next batch once all are answered; answers counted by their terminators, never decoded), and reads the server's CPU time from
  * /proc. Checkouts alternate for several rounds; the minimum and median are printed. Linux only
@@ -54,7 +54,7 @@ class TerminatorCounter {
 /** The server CPU microseconds per call of the checkout at `dir`. */
 async function measure(dir: string): Promise<number> {
   const server = new Deno.Command("taskset", {
-    args: ["-c", "0", Deno.execPath(), "run", "-A", `${dir}/bench/servers/mprpc_server.ts`],
+    args: ["-c", "0", Deno.execPath(), "run", "-A", `${dir}/bench/servers/ours_server.ts`],
     cwd: dir,
     stdout: "piped",
     stderr: "null",
@@ -62,7 +62,7 @@ async function measure(dir: string): Promise<number> {
   const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const conn = await Deno.connect({
     hostname: "127.0.0.1",
-    port: Number((await lines.read()).value),
+    port: Number.parseInt((await lines.read()).value ?? ""), // the first line: then its pid
   });
   try {
     const buffer = new Uint8Array(1 << 20);

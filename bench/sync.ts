@@ -1,6 +1,6 @@
 /**
  * Sequential call latency of the synchronous client against AsyncRPC, in one run, against the
- * same server process (bench/servers/mprpc_server.ts).
+ * same server process (bench/servers/ours_server.ts).
  *
  *   deno run --allow-net --allow-run --allow-read --allow-env --allow-ffi bench/sync.ts
  */

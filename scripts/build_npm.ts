@@ -28,7 +28,6 @@ const BENCH = [
   "bench/halves.ts",
   "bench/lean_client.ts",
   "bench/rpc_client.ts",
-  "bench/load.ts",
   "bench/pool.ts",
   "bench/sync.ts",
 ];

@@ -42,7 +42,8 @@ export async function spawnServer(
   const [command, args] = script instanceof URL ? scriptCommand(script) : script;
   const child = spawn(command, args, env);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const port = Number((await lines.read()).value);
+  // The port is the first line; a server may print more (its pid) in the same chunk.
+  const port = Number.parseInt((await lines.read()).value ?? "");
   return {
     url: `tcp://admin:admin@127.0.0.1:${port}`,
     /** Stops the server (if still running) and waits for the process to end. */

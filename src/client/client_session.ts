@@ -144,16 +144,20 @@ interface Credit {
   received: number;
 }
 
-// A call waiting for its answer (`RETURN: true`): its outcome, and what it holds until then.
-interface Pending {
-  // The key of `#pending`: the call's number on the connection, whose ID is `#ids.id(key)`.
-  key: number;
-  state: CallState;
-  timer?: ReturnType<typeof setTimeout>;
+// A call waiting for its answer (`RETURN: true`): its outcome (the CallState it is, one object
+// per call rather than two), and what it holds until then.
+class Pending extends CallState {
+  timer?: ReturnType<typeof setTimeout> = undefined;
   // Stops listening to the call's AbortSignal.
-  unlisten?: () => void;
-  stream?: ItemStream;
-  credit?: Credit;
+  unlisten?: () => void = undefined;
+  stream?: ItemStream = undefined;
+  credit?: Credit = undefined;
+
+  // `key`: the key of `#pending`, the call's number on the connection (its ID: `#ids.id(key)`).
+  // The caller gets `result` itself, at once: it needs no guard against going unobserved.
+  constructor(readonly key: number) {
+    super(true);
+  }
 }
 
 // `promise`, or `timeout()` if it takes longer than `seconds`. The loser never goes unobserved.
@@ -339,15 +343,7 @@ export class ClientSession {
       signal?.throwIfAborted();
       if (typeof method !== "string") throw new TypeError("the method name must be a string");
       key = this.#calls++;
-      // The caller gets `result` itself, at once: it needs no guard against going unobserved.
-      const pending: Pending = {
-        key,
-        state: new CallState(true),
-        timer: undefined,
-        unlisten: undefined,
-        stream: undefined,
-        credit: undefined,
-      };
+      const pending = new Pending(key);
       let deadline: number | undefined;
       const timeout = options?.timeout ?? this.#options.timeout;
       // A timeout longer than a timer can wait (about 24.8 days) is no timeout.
@@ -372,8 +368,8 @@ export class ClientSession {
         credit,
         trace: this.#trace ? trace : undefined,
       });
-      if (sent === undefined) return pending.state.result;
-      return this.#afterSend(key, sent, pending.state);
+      if (sent === undefined) return pending.result;
+      return this.#afterSend(key, sent, pending);
     } catch (err) {
       if (key !== undefined) this.#forget(key);
       return Promise.reject(err);
@@ -477,7 +473,7 @@ export class ClientSession {
       );
       for (const pending of this.#pending.values()) {
         this.#drop(pending);
-        pending.state.fail(reason);
+        pending.fail(reason);
       }
       for (const { pong } of this.#pingWaiters.splice(0)) pong.reject(reason);
     }
@@ -513,10 +509,10 @@ export class ClientSession {
 
   // Call `pending` answered `code`: `result`, or for an error the answer's `body`.
   #settle(pending: Pending, code: number, result: unknown, size: number, body?: Message): void {
-    const { key, state } = pending;
+    const { key } = pending;
     if (code >= 300 && code !== Code.EXPIRE_WARNING && code !== Code.EXPIRE_STREAM_WARNING) {
       this.#drop(pending);
-      state.fail(errorFromCode(code, String(body?.MESSAGE ?? ""), {
+      pending.fail(errorFromCode(code, String(body?.MESSAGE ?? ""), {
         id: this.#ids.id(key),
         exception: typeof body?.EXCEPTION === "string" ? body.EXCEPTION : undefined,
         data: isMap(body?.DATA) ? body.DATA as unknown as ErrorData : undefined,
@@ -527,11 +523,11 @@ export class ClientSession {
       case Code.RESULT:
       case Code.EXPIRE_WARNING:
         this.#drop(pending);
-        state.value(result);
+        pending.value(result);
         return;
       case Code.STREAM_OPEN:
       case Code.EXPIRE_STREAM_WARNING: {
-        const stream = state.open(() => this.#giveUp(key), () => this.#took(pending));
+        const stream = pending.open(() => this.#giveUp(key), () => this.#took(pending));
         if (stream) {
           pending.stream = stream;
           this.#streams++;
@@ -543,12 +539,12 @@ export class ClientSession {
         // of bytes also bounds how many items it holds.
         const charge = creditCharge(size);
         if (pending.credit) pending.credit.received += charge;
-        state.item(result, charge);
+        pending.item(result, charge);
         return;
       }
       case Code.STREAM_END:
         this.#drop(pending);
-        state.end();
+        pending.end();
         return;
     }
   }
@@ -559,7 +555,7 @@ export class ClientSession {
     const pending = this.#pending.get(key);
     if (!pending) return;
     this.#drop(pending);
-    if (reason !== undefined) pending.state.fail(reason);
+    if (reason !== undefined) pending.fail(reason);
     if (!this.#extensions.has("cancel") || !this.#conn.open) return;
     const id = this.#ids.id(key);
     // A failed send means the connection is gone; the read loop reports that.

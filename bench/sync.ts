@@ -9,7 +9,7 @@ import { spawnServer } from "../tests/helpers.ts";
 import { runtime } from "../tests/test_platform.deno.ts";
 
 const CALLS = 5000;
-await using server = await spawnServer(new URL("./servers/mprpc_server.ts", import.meta.url));
+await using server = await spawnServer(new URL("./servers/ours_server.ts", import.meta.url));
 const url = server.url;
 
 const at = (sorted: number[], p: number) =>

@@ -395,7 +395,8 @@ export class Session {
         return void this.#sendError(message, err);
       }
     }
-    if (this.#inflight.has(id)) {
+    // (Most calls are answered within their start and never listed: no ID to hash then.)
+    if (this.#inflight.size > 0 && this.#inflight.has(id)) {
       const running = `a call with ID ${id} is already running on this connection`;
       return void this.#sendError(message, new RequestError(running));
     }

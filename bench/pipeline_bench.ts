@@ -16,7 +16,8 @@ const call = {
   RETURN: true,
   ARGS: [5, 4],
 };
-const payload = codec.encode(call) as Uint8Array;
+// A copy: `encode` gives a view of the codec's buffer, which the next encode overwrites.
+const payload = (codec.encode(call) as Uint8Array).slice();
 const frame = new Uint8Array([...payload, ...TERMINATOR]);
 
 // 1000 small frames arriving in 64 KiB reads, as a busy pipelined connection sees them.
@@ -61,11 +62,11 @@ Deno.bench("FrameJoiner: 1000 small payloads coalesced", { group: "stages" }, as
 });
 
 const big = new Uint8Array(1024 * 1024);
-const bigFrame = codec.encode({
+const bigFrame = (codec.encode({
   MPRPC: "0.1",
   CODE: 200,
   MESSAGE: { ID: "x", RESULT: big },
-}) as Uint8Array;
+}) as Uint8Array).slice();
 const bigWire = new Uint8Array([...bigFrame, ...TERMINATOR]);
 const bigChunks = Array.from(
   { length: Math.ceil(bigWire.length / 65536) },

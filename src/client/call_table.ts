@@ -7,7 +7,8 @@
 // Slots a table starts with and grows to, at most (doubling when half full and a slot is taken).
 const MIN_SLOTS = 64;
 const MAX_SLOTS = 4096;
-const EMPTY = -1;
+// An empty slot's key: NaN equals no key, -1 (no call, from `CallIds.keyOf`) included.
+const EMPTY = NaN;
 
 /**
  * Values by call number, for a table whose keys only grow and whose entries come and go all the
@@ -54,16 +55,16 @@ export class CallTable<V> {
     return this.get(key) !== undefined;
   }
 
-  /** Puts `value` in for call `key`, which is not in the table. */
+  /** Puts `value` in for call `key` (an integer, at least 0), which is not in the table. */
   set(key: number, value: V): void {
     let slot = key & (this.#keys.length - 1);
-    if (this.#keys[slot] !== EMPTY && 2 * this.#used >= this.#keys.length) {
+    if (!isEmpty(this.#keys[slot]) && 2 * this.#used >= this.#keys.length) {
       if (this.#keys.length < MAX_SLOTS) {
         this.#grow();
         slot = key & (this.#keys.length - 1);
       }
     }
-    if (this.#keys[slot] !== EMPTY) {
+    if (!isEmpty(this.#keys[slot])) {
       (this.#others ??= new Map()).set(key, value);
       return;
     }
@@ -86,13 +87,14 @@ export class CallTable<V> {
   values(): V[] {
     const values: V[] = [];
     for (let slot = 0; slot < this.#keys.length; slot++) {
-      if (this.#keys[slot] !== EMPTY) values.push(this.#values[slot]!);
+      if (!isEmpty(this.#keys[slot])) values.push(this.#values[slot]!);
     }
     if (this.#others) values.push(...this.#others.values());
     return values;
   }
 
-  // Twice the slots; an entry whose new slot is taken goes beside them.
+  // Twice the slots, each entry in its slot among them (entries of distinct slots keep distinct
+  // slots: none has to go beside them).
   #grow(): void {
     const keys = this.#keys;
     const values = this.#values;
@@ -100,7 +102,11 @@ export class CallTable<V> {
     this.#values = new Array(2 * keys.length).fill(undefined);
     this.#used = 0;
     for (let slot = 0; slot < keys.length; slot++) {
-      if (keys[slot] !== EMPTY) this.set(keys[slot], values[slot]!);
+      if (!isEmpty(keys[slot])) this.set(keys[slot], values[slot]!);
     }
   }
+}
+
+function isEmpty(key: number): boolean {
+  return Number.isNaN(key);
 }

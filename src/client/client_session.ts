@@ -29,7 +29,7 @@ import {
 import type { HostPort, ServerAddress } from "../protocol/address.ts";
 import type { TlsClientOptions } from "../platform/transport.ts";
 import { connect } from "../platform/transport.deno.ts";
-import { Answer, type Codec } from "../wire/codec.ts";
+import { type Codec, DecodedAnswer } from "../wire/codec.ts";
 import { creditCharge, type TraceCarrier } from "../protocol/call_message.ts";
 import { MAX_TIMER_DELAY, timer } from "../util/timers.ts";
 import type { MessageBatch } from "../wire/codec.ts";
@@ -480,7 +480,7 @@ export class ClientSession {
   }
 
   #receive(message: unknown, size: number): void {
-    if (message instanceof Answer) {
+    if (message instanceof DecodedAnswer) {
       // An answer to one of this session's calls, read straight from its bytes.
       const pending = this.#pending.get(message.key);
       if (pending) this.#settle(pending, message.code, message.result, size);

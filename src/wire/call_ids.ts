@@ -33,10 +33,15 @@ export class CallIds {
   readonly prefix: string;
   readonly #bytes: Uint8Array;
 
-  /** IDs starting with `prefix`: printable ASCII, at most 200 characters, not ending in a digit. */
+  /**
+   * IDs starting with `prefix`: printable ASCII (one byte a character), at most 200 characters,
+   * so that an ID is at most a `str 8`.
+   */
   constructor(prefix: string) {
-    if (!/^[\x20-\x7e]{0,199}[\x20-\x2f\x3a-\x7e]$/.test(prefix)) {
-      throw new TypeError(`a call ID prefix must be ASCII not ending in a digit: '${prefix}'`);
+    if (!/^[\x20-\x7e]{0,200}$/.test(prefix)) {
+      throw new TypeError(
+        `a call ID prefix is printable ASCII, at most 200 characters: '${prefix}'`,
+      );
     }
     this.prefix = prefix;
     this.#bytes = new TextEncoder().encode(prefix);
@@ -70,8 +75,12 @@ export class CallIds {
     for (let power = 10; key >= power; power *= 10) n++;
     const length = this.#bytes.length + n;
     // fixstr below 32 bytes, else str 8 (a prefix of 200 and 16 digits fit).
-    if (length < 32) out[at++] = 0xa0 | length;
-    else (out[at++] = 0xd9), (out[at++] = length);
+    if (length < 32) {
+      out[at++] = 0xa0 | length;
+    } else {
+      out[at++] = 0xd9;
+      out[at++] = length;
+    }
     out.set(this.#bytes, at);
     at += this.#bytes.length + n;
     for (let i = 1, rest = key; i <= n; i++, rest = Math.floor(rest / 10)) {

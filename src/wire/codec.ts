@@ -90,8 +90,25 @@ function upToNil(message: Message): Uint8Array {
   return bytes.subarray(0, bytes.indexOf(0xc0));
 }
 
-/** An answer as {@linkcode Codec.decodeAnswer} reads it. */
-export class Answer {
+/**
+ * An answer to one of a client connection's calls, as {@linkcode Codec.decodeAnswer} reads it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Codec, DecodedAnswer } from "./codec.ts";
+ * import { CallIds } from "./call_ids.ts";
+ * const codec = await Codec.create();
+ * const ids = new CallIds("7f3a.");
+ * const answer = { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: "7f3a.42", RESULT: [3] } };
+ * const read = codec.decodeAnswer(codec.encode(answer) as Uint8Array, ids);
+ * assert.ok(read instanceof DecodedAnswer);
+ * assert.deepEqual([read.code, read.key, read.result], [200, 42, [3]]);
+ * const other = { ...answer, MESSAGE: { ID: "someone-else", RESULT: [3] } };
+ * assert.equal(codec.decodeAnswer(codec.encode(other) as Uint8Array, ids), undefined);
+ * ```
+ */
+export class DecodedAnswer {
   /** `CODE`, `RESULT`, and `key`, the number of the call `ID` names (see {@linkcode CallIds}). */
   constructor(readonly code: number, readonly key: number, readonly result: unknown) {}
 }
@@ -101,8 +118,6 @@ const NO_BYTES = new Uint8Array(0);
 const ANSWER_START = upToNil({ MPRPC: VERSION, CODE: null, MESSAGE: null });
 const ANSWER_ID = upToNil({ MESSAGE: { ID: null, RESULT: null } }).subarray(1);
 const ANSWER_RESULT = upToNil({ RESULT: null }).subarray(1);
-// #valueAt: the bytes are not one whole value.
-const UNDECODABLE = Symbol("undecodable");
 
 // The most method names whose bytes a codec keeps (see Codec.encodeCall); past it, it starts over.
 const METHODS_KEPT = 256;
@@ -242,9 +257,10 @@ export class Codec {
    * The answer in `payload` if it is `{ MPRPC: "0.1", CODE: c, MESSAGE: { ID: id, RESULT: r } }`,
    * keys in that order (as mprpc and pymprpc send results and stream items), `id` one of `ids`;
    * otherwise `undefined`, and `decode` reads it. Only `RESULT` is decoded: the envelope is
-   * matched byte by byte, making no maps and no strings (measured: a third of decoding it).
+   * matched byte by byte, making no maps and no strings (measured: 0.14 us an answer, against 0.5
+   * for decoding it whole). A `RESULT` that does not decode throws what `decode` would.
    */
-  decodeAnswer(payload: Uint8Array, ids: CallIds): Answer | undefined {
+  decodeAnswer(payload: Uint8Array, ids: CallIds): DecodedAnswer | undefined {
     if (this.#debug || this.#compressor || !startsWith(payload, ANSWER_START)) return undefined;
     let at = ANSWER_START.length;
     let code = payload[at++];
@@ -261,12 +277,12 @@ export class Codec {
     if (end > payload.length) return undefined;
     const key = ids.read(payload, at, end);
     if (key < 0 || !startsWith(payload, ANSWER_RESULT, end)) return undefined;
-    const result = this.#valueAt(payload, end + ANSWER_RESULT.length);
-    return result === UNDECODABLE ? undefined : new Answer(code, key, result);
+    return new DecodedAnswer(code, key, this.#valueAt(payload, end + ANSWER_RESULT.length));
   }
 
-  // The value that fills `payload` from `at` on, or UNDECODABLE. A one-byte value (a small
-  // integer, nil, a boolean: what many calls answer) is read here, with no view and no decoder.
+  // The value that fills `payload` from `at` on. A one-byte value (a small integer, nil, a
+  // boolean: what many calls answer) is read here, with no view and no decoder. Past the envelope
+  // the payload decodes as its last value does: what fails here fails the same in `decode`.
   #valueAt(payload: Uint8Array, at: number): unknown {
     if (at === payload.length - 1) {
       const type = payload[at];
@@ -275,11 +291,7 @@ export class Codec {
       if (type === 0xc0) return null;
       if (type === 0xc2 || type === 0xc3) return type === 0xc3;
     }
-    try {
-      return this.#deserialize(payload.subarray(at));
-    } catch {
-      return UNDECODABLE;
-    }
+    return this.#deserialize(payload.subarray(at));
   }
 
   // The encoding of the map `field` (a few keys: a one-byte header) without its header and its
@@ -496,7 +508,8 @@ export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> 
 /**
  * The logic of {@linkcode MessageDecoder}, as a {@linkcode Stage}: what a connection links into
  * its pipeline with {@linkcode pullThrough}. Arguments as for {@linkcode MessageDecoder}, and
- * `ids`, a client connection's call IDs: answers to its calls then come as {@linkcode Answer}s
+ * `ids`, a client connection's call IDs: answers to its calls then come as
+ * {@linkcode DecodedAnswer}s
  * where {@linkcode Codec.decodeAnswer} can read them.
  */
 export function messageDecoding(
@@ -509,7 +522,8 @@ export function messageDecoding(
 
 type Decoding = Stage<Uint8Array[], MessageBatch>;
 
-// With `ids` (a client's connection), answers to its calls are read as `Answer`s when they can be.
+// With `ids` (a client's connection), answers to its calls are read as DecodedAnswers when they
+// can be.
 function synchronousDecoder(codec: Codec, ids?: CallIds): Decoding {
   const decode = ids
     ? (payload: Uint8Array) => codec.decodeAnswer(payload, ids) ?? codec.decode(payload)

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { readFile, test } from "../test_platform.deno.ts";
 import { ProtocolException } from "../../mod.ts";
 import {
-  Answer,
   callMessage,
   Codec,
+  DecodedAnswer,
   MessageDecoder,
   type OutgoingCall,
 } from "../../src/wire/codec.ts";
@@ -174,7 +174,8 @@ test("codec: a call's parts are the bytes of the whole call message", async () =
 
 test("codec: an answer to one of the connection's calls reads as the whole message decodes", async () => {
   const codec = await Codec.create();
-  const ids = new CallIds("6f1c3a2e.");
+  // IDs as fixstr and as str 8, on either side of the 32-byte line.
+  const prefixes = ["6f1c3a2e.", `${"p".repeat(29)}.`, `${"q".repeat(199)}.`];
   const results = [
     3,
     0,
@@ -194,24 +195,39 @@ test("codec: an answer to one of the connection's calls reads as the whole messa
     { a: 1, RESULT: 2 },
     new Uint8Array([1, 2, 3]),
   ];
-  for (const code of [100, 200, 201, 202, 206, 300, 500, 599]) {
-    for (const key of [0, 9, 10, 123456789, Number.MAX_SAFE_INTEGER]) {
-      for (const RESULT of results) {
-        const message = { MPRPC: "0.1", CODE: code, MESSAGE: { ID: ids.id(key), RESULT } };
-        const payload = (codec.encode(message) as Uint8Array).slice();
-        const answer = codec.decodeAnswer(payload, ids);
-        assert.ok(answer instanceof Answer, JSON.stringify(message));
-        assert.deepEqual([answer.code, answer.key, answer.result], [code, key, RESULT]);
-        // A payload cut short is never read as an answer: `decode` tells what is wrong with it.
-        for (let n = 0; n < payload.length; n++) {
-          assert.equal(codec.decodeAnswer(payload.subarray(0, n), ids), undefined);
+  const cases = prefixes.flatMap((prefix) =>
+    [100, 200, 201, 202, 206, 300, 500, 599].flatMap((code) =>
+      [0, 9, 10, 123456789, Number.MAX_SAFE_INTEGER].map((key) => [prefix, code, key] as const)
+    )
+  );
+  for (const [prefix, code, key] of cases) {
+    const ids = new CallIds(prefix);
+    for (const RESULT of results) {
+      const message = { MPRPC: "0.1", CODE: code, MESSAGE: { ID: ids.id(key), RESULT } };
+      const payload = (codec.encode(message) as Uint8Array).slice();
+      const answer = codec.decodeAnswer(payload, ids);
+      assert.ok(answer instanceof DecodedAnswer, JSON.stringify(message));
+      assert.deepEqual([answer.code, answer.key, answer.result], [code, key, RESULT]);
+      // A payload cut short is never read as an answer: left to `decode`, or failing as it would.
+      for (let n = 0; n < payload.length; n++) {
+        const cut = payload.subarray(0, n);
+        let read;
+        try {
+          read = codec.decodeAnswer(cut, ids);
+        } catch (err) {
+          assert.ok(err instanceof ProtocolException);
+          assert.throws(() => codec.decode(cut), ProtocolException);
+          continue;
         }
+        assert.equal(read, undefined);
       }
     }
   }
   // Anything else is left to `decode`: other IDs, other shapes, other orders, other versions.
+  const ids = new CallIds(prefixes[0]);
   const others = [
     { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: "other.1", RESULT: 1 } },
+    { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}9007199254740992`, RESULT: 1 } },
     { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}01`, RESULT: 1 } },
     { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: `${ids.prefix}1x`, RESULT: 1 } },
     { MPRPC: "0.1", CODE: 200, MESSAGE: { ID: ids.prefix, RESULT: 1 } },

@@ -509,8 +509,7 @@ export class MessageDecoder extends TransformStream<Uint8Array[], MessageBatch> 
  * The logic of {@linkcode MessageDecoder}, as a {@linkcode Stage}: what a connection links into
  * its pipeline with {@linkcode pullThrough}. Arguments as for {@linkcode MessageDecoder}, and
  * `ids`, a client connection's call IDs: answers to its calls then come as
- * {@linkcode DecodedAnswer}s
- * where {@linkcode Codec.decodeAnswer} can read them.
+ * {@linkcode DecodedAnswer}s where {@linkcode Codec.decodeAnswer} can read them.
  */
 export function messageDecoding(
   codec: Codec,

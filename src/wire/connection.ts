@@ -43,7 +43,7 @@ export interface ConnectionOptions {
   bytes?: WireBytes;
   /**
    * A client's: the IDs of the calls it sends with {@linkcode Connection.sendCall}; answers to
-   * them come in as `Answer`s where they can (see `Codec.decodeAnswer`).
+   * them come in as `DecodedAnswer`s where they can (see `Codec.decodeAnswer`).
    */
   callIds?: CallIds;
 }

@@ -14,6 +14,7 @@ import { listen } from "../platform/transport.deno.ts";
 import { hardwareConcurrency, onShutdownSignal } from "../platform/runtime.deno.ts";
 import type { Listener, TlsServerOptions } from "../platform/transport.ts";
 import type { Compression } from "../protocol/messages.ts";
+import type { MemberLoad } from "../protocol/membership.ts";
 import { type Handler, type InstanceOptions, type MethodOptions, Registry } from "./registry.ts";
 import { ResultStore } from "./result_store.ts";
 import { type Redirect, type ServerContext, Session, type SessionSettings } from "./session.ts";
@@ -348,11 +349,7 @@ export class Server implements AsyncDisposable {
     if (options.broker !== undefined) {
       this.#link = new BrokerLink(options.broker, this.#hostname, {
         auth: this.#settings.auth,
-        load: () => ({
-          connections: this.#sessions.size,
-          calls: this.#tasks,
-          queued: this.#pool?.queued ?? 0,
-        }),
+        load: () => this.#load(),
         logger: this.#logger,
         debug: this.#settings.debug,
         compression: this.#settings.compression,
@@ -542,14 +539,17 @@ export class Server implements AsyncDisposable {
    */
   metrics(): string {
     const out = new Exposition();
-    this.#metrics.write(out, {
-      connections: this.#sessions.size,
-      callsInFlight: this.#tasks,
-      poolQueued: this.#pool?.queued ?? 0,
-      poolBusy: this.#pool?.running ?? 0,
-    });
+    this.#metrics.write(out, { ...this.#load(), poolBusy: this.#pool?.running ?? 0 });
     this.#moreMetrics?.(out);
     return out.text();
+  }
+  // The load the server reports to its brokers, and its metrics' gauges.
+  #load(): MemberLoad {
+    return {
+      connections: this.#sessions.size,
+      calls: this.#tasks,
+      queued: this.#pool?.queued ?? 0,
+    };
   }
 
   /**

@@ -8,6 +8,7 @@
 import type { Exposition } from "../metrics/exposition.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import type { WireBytes } from "../wire/connection.ts";
+import type { MemberLoad } from "../protocol/membership.ts";
 
 /**
  * The `method` label of calls to a method the server does not have: clients choose method names,
@@ -18,14 +19,12 @@ export const UNKNOWN_METHOD = "(unknown)";
 /** The `code` label of a call that ended with no answer sent (`RETURN: false`, cancelled, gone). */
 export const NO_CODE = "none";
 
-/** The figures read when the metrics are written. */
-export interface ServerGauges {
-  /** Open connections. */
-  connections: number;
-  /** Calls started and not finished. */
-  callsInFlight: number;
-  /** Calls waiting for a pool worker. */
-  poolQueued: number;
+/**
+ * The figures read when the metrics are written: the load a server reports to its brokers (open
+ * connections, calls started and not finished, calls waiting for a pool worker), and the pool's
+ * busy workers.
+ */
+export interface ServerGauges extends MemberLoad {
   /** Pool workers running a call. */
   poolBusy: number;
 }
@@ -52,7 +51,7 @@ class MethodCalls {
  * metrics.callEnded("add", 200, performance.now() - 0.2);
  * metrics.callEnded("nope", 404, performance.now());
  * const out = new Exposition();
- * metrics.write(out, { connections: 1, callsInFlight: 0, poolQueued: 0, poolBusy: 0 });
+ * metrics.write(out, { connections: 1, calls: 0, queued: 0, poolBusy: 0 });
  * const lines = out.text().split("\n");
  * assert.ok(lines.includes('mprpc_calls_total{method="add",code="200"} 1'));
  * assert.ok(lines.includes('mprpc_calls_total{method="(unknown)",code="404"} 1'));
@@ -122,13 +121,13 @@ export class ServerMetrics {
       "mprpc_calls_in_flight",
       "gauge",
       "Calls started and not finished.",
-      gauges.callsInFlight,
+      gauges.calls,
     );
     out.single(
       "mprpc_pool_queued_calls",
       "gauge",
       "Calls waiting for a worker of the pool.",
-      gauges.poolQueued,
+      gauges.queued,
     );
     out.single("mprpc_pool_busy_workers", "gauge", "Pool workers running a call.", gauges.poolBusy);
     out.single(

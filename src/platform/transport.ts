@@ -9,7 +9,10 @@
 export interface Socket {
   /** Bytes from the peer; ends (never errors) when either side closes the connection. */
   readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer. */
+  /**
+   * Bytes to the peer. A chunk is the socket's only until its write resolves: the writer may
+   * then reuse its buffer.
+   */
   readonly writable: WritableStream<Uint8Array>;
   /** `host:port` of the peer, for logs. */
   readonly remoteAddress: string;

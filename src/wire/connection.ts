@@ -244,6 +244,7 @@ export class Connection {
     try {
       for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) {
         await writer.write(chunk);
+        this.#joiner.written();
         if (this.#bytes) this.#bytes.written += chunk.length;
       }
     } catch {

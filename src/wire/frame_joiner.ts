@@ -14,6 +14,9 @@ const EMPTY = new Uint8Array(0);
 // small one (a buffer per write is an allocation the collector counts), bursts a big one at once.
 const MIN_BUFFER = 256;
 const MAX_FIRST_BUFFER = 64 * 1024;
+// A written buffer up to this size is kept for the next frames (see FrameJoiner.written): one
+// answer at a time then allocates nothing, and an idle connection holds at most this much.
+const MAX_SPARE = 2 * 1024;
 
 /** Options of {@linkcode FrameJoiner}. */
 export interface FrameJoinerOptions {
@@ -49,6 +52,10 @@ export class FrameJoiner {
   #size = 0;
   // The size of the last buffer handed to the socket.
   #lastWrite = 0;
+  // The whole buffer of the last write, while the socket may still be reading it.
+  #writing?: Uint8Array<ArrayBuffer>;
+  // A small written buffer the next frames may be written into instead of a new one.
+  #spare?: Uint8Array<ArrayBuffer>;
   #length32 = false;
   #closed = false;
   #wakeReader?: () => void;
@@ -101,7 +108,18 @@ export class FrameJoiner {
    * nothing is. For an owner that writes to its socket itself.
    */
   takeQueued(): Uint8Array | undefined {
-    return this.#size === 0 ? undefined : this.#take();
+    if (this.#size === 0) return undefined;
+    this.#writing = this.#buffer;
+    return this.#take();
+  }
+
+  /**
+   * Says that the socket is done with the buffer {@linkcode takeQueued} last returned: if small,
+   * the frames pushed next are written into it instead of a new buffer.
+   */
+  written(): void {
+    if (this.#writing && this.#writing.length <= MAX_SPARE) this.#spare = this.#writing;
+    this.#writing = undefined;
   }
 
   /** Whether more than the high-water mark is queued, waiting for the socket. */
@@ -136,6 +154,7 @@ export class FrameJoiner {
   /** Ends `readable` at once, dropping what is queued. */
   abort(): void {
     this.#buffer = EMPTY;
+    this.#spare = undefined;
     this.#size = 0;
     this.close();
   }
@@ -161,6 +180,12 @@ export class FrameJoiner {
     const at = this.#size;
     this.#size += bytes;
     if (this.#size > this.#buffer.length) {
+      const spare = this.#spare;
+      if (at === 0 && spare && spare.length >= this.#size) {
+        this.#buffer = spare;
+        this.#spare = undefined;
+        return at;
+      }
       const first = Math.min(Math.max(this.#lastWrite, MIN_BUFFER), MAX_FIRST_BUFFER);
       const grown = new Uint8Array(Math.max(this.#size, 2 * this.#buffer.length, first));
       grown.set(this.#buffer.subarray(0, at));

@@ -8,7 +8,8 @@ import type { Socket } from "../../src/platform/transport.ts";
 import { decode, encode } from "../test_deps.ts";
 import { TERM } from "../helpers.ts";
 
-// An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote.
+// An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote (copies: a
+// socket's writer may reuse a buffer once its write is done).
 function memorySocket() {
   const writes: Uint8Array[] = [];
   let wrote!: () => void;
@@ -19,7 +20,7 @@ function memorySocket() {
     readable: new ReadableStream({ start: (controller) => void (feed = controller) }),
     writable: new WritableStream({
       write(chunk) {
-        writes.push(chunk);
+        writes.push(chunk.slice());
         wrote();
         nextWrite = new Promise<void>((resolve) => wrote = resolve);
       },

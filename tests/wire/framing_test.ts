@@ -136,6 +136,30 @@ test("joiner: push asks the caller to wait while more than highWaterMark bytes a
   joiner.close();
 });
 
+test("joiner: a small buffer the socket is done with takes the next frames; one still written never does", () => {
+  const joiner = new FrameJoiner();
+  joiner.push(bytes("a"));
+  const first = joiner.takeQueued()!;
+  joiner.push(bytes("b")); // the socket may still be reading `first`
+  const second = joiner.takeQueued()!;
+  assert.notEqual(second.buffer, first.buffer);
+  assert.equal(str(first), "a##PRO-END##");
+  joiner.written(); // the socket is done with `second`
+  joiner.push(bytes("cd"));
+  const third = joiner.takeQueued()!;
+  assert.equal(third.buffer, second.buffer);
+  assert.equal(str(third), "cd##PRO-END##");
+  // A big write's buffer is not kept: an idle connection holds little.
+  joiner.written();
+  joiner.push(new Uint8Array(4096));
+  const big = joiner.takeQueued()!;
+  joiner.written();
+  joiner.push(bytes("e"));
+  const after = joiner.takeQueued()!;
+  assert.notEqual(after.buffer, big.buffer);
+  assert.equal(str(after), "e##PRO-END##");
+});
+
 test("joiner: close ends the stream only after the queued frames are read", async () => {
   const joiner = new FrameJoiner();
   joiner.push(bytes("last"));

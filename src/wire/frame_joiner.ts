@@ -175,19 +175,20 @@ export class FrameJoiner {
 
   // Makes room for a frame of `bytes` bytes; where it starts. A new buffer starts at the last
   // write's size and doubles: answers that queue up while a write is in flight are copied a few
-  // times at most.
+  // times at most. The spare stands in for a new buffer only if it is as big.
   #reserve(bytes: number): number {
     const at = this.#size;
     this.#size += bytes;
     if (this.#size > this.#buffer.length) {
+      const first = Math.min(Math.max(this.#lastWrite, MIN_BUFFER), MAX_FIRST_BUFFER);
+      const length = Math.max(this.#size, 2 * this.#buffer.length, first);
       const spare = this.#spare;
-      if (at === 0 && spare && spare.length >= this.#size) {
+      this.#spare = undefined;
+      if (at === 0 && spare && spare.length >= length) {
         this.#buffer = spare;
-        this.#spare = undefined;
         return at;
       }
-      const first = Math.min(Math.max(this.#lastWrite, MIN_BUFFER), MAX_FIRST_BUFFER);
-      const grown = new Uint8Array(Math.max(this.#size, 2 * this.#buffer.length, first));
+      const grown = new Uint8Array(length);
       grown.set(this.#buffer.subarray(0, at));
       this.#buffer = grown;
     }

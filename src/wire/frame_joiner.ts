@@ -1,13 +1,16 @@
 /**
  * Outbound framing: {@linkcode FrameJoiner} takes payloads and hands the socket one buffer
  * holding every frame that queued up while the previous write was in flight, so many small
- * answers never mean one write each.
+ * answers never mean one write each. Once the socket is done with a buffer, it is written into
+ * again: a small one by the same joiner, a big one (past 64 KiB) by any joiner of the thread, from
+ * a shared {@linkcode BufferPool} that keeps up to 8 MiB.
  *
  * @module
  */
 import { type Deferred, deferred } from "../util/deferred.ts";
 import { TERMINATOR } from "../protocol/messages.ts";
 import { T } from "./terminator.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 const EMPTY = new Uint8Array(0);
 // A new write buffer is as big as the last write was, within these bounds: lone answers get a
@@ -17,6 +20,9 @@ const MAX_FIRST_BUFFER = 64 * 1024;
 // A written buffer up to this size is kept for the next frames (see FrameJoiner.written): one
 // answer at a time then allocates nothing, and an idle connection holds at most this much.
 const MAX_SPARE = 2 * 1024;
+// Buffers past this size come from, and go back to, a pool all of this thread's joiners share.
+const POOLED_ABOVE = 64 * 1024;
+const pool = new BufferPool(8 * 1024 * 1024);
 
 /** Options of {@linkcode FrameJoiner}. */
 export interface FrameJoinerOptions {
@@ -118,8 +124,11 @@ export class FrameJoiner {
    * the frames pushed next are written into it instead of a new buffer.
    */
   written(): void {
-    if (this.#writing && this.#writing.length <= MAX_SPARE) this.#spare = this.#writing;
+    const buffer = this.#writing;
     this.#writing = undefined;
+    if (!buffer) return;
+    if (buffer.length <= MAX_SPARE) this.#spare = buffer;
+    else if (buffer.length > POOLED_ABOVE) pool.give(buffer);
   }
 
   /** Whether more than the high-water mark is queued, waiting for the socket. */
@@ -188,8 +197,10 @@ export class FrameJoiner {
         this.#buffer = spare;
         return at;
       }
-      const grown = new Uint8Array(length);
+      const grown = length > POOLED_ABOVE ? pool.take(length) : new Uint8Array(length);
       grown.set(this.#buffer.subarray(0, at));
+      // Only this joiner has seen the buffer outgrown: it can go back at once.
+      if (this.#buffer.length > POOLED_ABOVE) pool.give(this.#buffer);
       this.#buffer = grown;
     }
     return at;

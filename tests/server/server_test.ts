@@ -1,7 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "../test_platform.deno.ts";
-import { callContext, RestrictAccessError, Server, type ServerOptions } from "../../mod.ts";
-import { deferred, LogRecorder, silentLogger, startServer, TERM, WireClient } from "../helpers.ts";
+import {
+  AsyncRPC,
+  callContext,
+  RestrictAccessError,
+  Server,
+  type ServerOptions,
+} from "../../mod.ts";
+import {
+  deferred,
+  LogRecorder,
+  silentLogger,
+  startServer,
+  TERM,
+  urlOf,
+  WireClient,
+} from "../helpers.ts";
 import { installFakeClock } from "../test_deps.ts";
 
 type Message = Record<string, unknown>;
@@ -850,4 +864,29 @@ test("listen: concurrent calls bind one port; close() during listen() closes it 
   await other.close();
   await listening;
   await assert.rejects(other.listen(), /the server is closed/);
+});
+
+test("big answers in a row, on several connections at once, each arrive whole (their write buffers are lent and given back)", async () => {
+  await using server = await startServer({}, (s) => {
+    s.registerFunction(function echo(x: Uint8Array) {
+      return x;
+    });
+  });
+  const clients = await Promise.all([1, 2, 3].map(() => AsyncRPC.connect(urlOf(server))));
+  try {
+    // Sizes on both sides of the pool's threshold, each payload filled with its own byte: an
+    // answer framed in a buffer still being written for another would come back mixed.
+    const sizes = [70_000, 300_000, 100_000, 1_200_000, 65_000, 500_000];
+    const calls = clients.flatMap((rpc, c) =>
+      sizes.map(async (size, i) => {
+        const fill = (c * sizes.length + i) % 251;
+        const back = await rpc.echo(new Uint8Array(size).fill(fill)) as Uint8Array;
+        assert.equal(back.length, size);
+        assert.ok(back.every((byte) => byte === fill), `answer ${c}/${i} came back whole`);
+      })
+    );
+    await Promise.all(calls);
+  } finally {
+    await Promise.all(clients.map((rpc) => rpc.close()));
+  }
 });

@@ -6,7 +6,7 @@ import { CallIds } from "../../src/wire/call_ids.ts";
 import { Connection } from "../../src/wire/connection.ts";
 import type { Socket } from "../../src/platform/transport.ts";
 import { decode, encode } from "../test_deps.ts";
-import { TERM } from "../helpers.ts";
+import { deferred, TERM } from "../helpers.ts";
 
 // An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote (copies: a
 // socket's writer may reuse a buffer once its write is done).
@@ -159,4 +159,43 @@ test("connection: compressed messages leave in the order they were sent, whichev
     if (order.length === 11) break;
   }
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+});
+
+test("connection: a big write buffer is lent again once its write is over, never before", async () => {
+  // A socket whose writes stay in flight until released; each keeps its chunk and a copy of it.
+  const held: { chunk: Uint8Array; copy: Uint8Array; done: () => void }[] = [];
+  let started = deferred();
+  const socket: Socket = {
+    readable: new ReadableStream(),
+    writable: new WritableStream({
+      write: (chunk) =>
+        new Promise<void>((done) => {
+          held.push({ chunk, copy: chunk.slice(), done });
+          started.resolve();
+        }),
+    }),
+    remoteAddress: "memory:0",
+    close() {},
+  };
+  const conn = new Connection(socket, await Codec.create());
+  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(200_000).fill(fill) });
+  const nextWrite = async () => {
+    await started.promise;
+    started = deferred();
+    return held[held.length - 1];
+  };
+  conn.send(blob(1));
+  const first = await nextWrite();
+  conn.send(blob(2)); // framed while the first write is in flight
+  first.done();
+  const second = await nextWrite();
+  assert.deepEqual(first.chunk, first.copy, "the first write's bytes stayed as they were");
+  conn.send(blob(3)); // framed while the second write is in flight, the first one over
+  second.done();
+  const third = await nextWrite();
+  assert.deepEqual(second.chunk, second.copy, "the second write's bytes stayed as they were");
+  assert.equal(third.chunk.buffer, first.chunk.buffer, "the first write's buffer, lent again");
+  assert.deepEqual([frames(second.chunk), frames(third.chunk)], [[blob(2)], [blob(3)]]);
+  third.done();
+  await conn.close();
 });

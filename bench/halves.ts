@@ -5,7 +5,8 @@
  * - **Server half.** mprpc's server (bench/servers/ours_server.ts) against the bare server
  *   (bench/servers/bare_server.ts: framing and msgpack, no RPC machinery), both driven by the lean
  *   client (bench/lean_client.ts): 1 connection × 256 in flight, 8 × 64, sequential p50/p99,
- *   1 MiB echo, a 500 000-item stream; 0.1 (terminator) framing and `len32`, separately.
+ *   1 MiB echo, a 500 000-item stream (100 000 with --quick); 0.1 (terminator) framing and
+ *   `len32`, separately.
  * - **Client half.** `AsyncRPC` (bench/rpc_client.ts) against the lean client, both driving the
  *   bare server with pipelined add(1, 2), 256 in flight; `len32`, and 0.1 (the bare server
  *   started with `--no-len32`, since AsyncRPC always asks for `len32`).

@@ -11,7 +11,7 @@ export interface Socket {
   readonly readable: ReadableStream<Uint8Array>;
   /**
    * Bytes to the peer. A chunk is the socket's only until its write resolves: the writer may
-   * then reuse its buffer.
+   * then reuse its buffer (never after a write that rejected: the socket may still hold it).
    */
   readonly writable: WritableStream<Uint8Array>;
   /** `host:port` of the peer, for logs. */

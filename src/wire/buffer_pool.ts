@@ -48,9 +48,21 @@ export class BufferPool {
     return buffer;
   }
 
-  /** Gives back a buffer nothing uses any more; kept if there is room for it. */
+  /**
+   * Gives back a buffer nothing uses any more. It is kept if there is room for it, made if need be
+   * by dropping smaller kept ones (a big buffer costs more to make again); otherwise dropped.
+   */
   give(buffer: Uint8Array<ArrayBuffer>): void {
-    if (this.#bytes + buffer.length > this.maxBytes) return;
+    if (buffer.length > this.maxBytes) return;
+    this.#free.sort((a, b) => a.length - b.length);
+    let room = this.maxBytes - this.#bytes;
+    let drop = 0;
+    while (room < buffer.length && drop < this.#free.length) {
+      if (this.#free[drop].length >= buffer.length) return;
+      room += this.#free[drop++].length;
+    }
+    if (room < buffer.length) return;
+    for (const dropped of this.#free.splice(0, drop)) this.#bytes -= dropped.length;
     this.#free.push(buffer);
     this.#bytes += buffer.length;
   }

@@ -1,9 +1,10 @@
 /**
  * Outbound framing: {@linkcode FrameJoiner} takes payloads and hands the socket one buffer
  * holding every frame that queued up while the previous write was in flight, so many small
- * answers never mean one write each. Once the socket is done with a buffer, it is written into
- * again: a small one by the same joiner, a big one (past 64 KiB) by any joiner of the thread, from
- * a shared {@linkcode BufferPool} that keeps up to 8 MiB.
+ * answers never mean one write each. An owner that writes with `takeQueued` and says when the
+ * socket is done (`written`) gets its buffers written into again: a small one by the same joiner,
+ * a big one (64 KiB and more) by any joiner of the thread, from a shared {@linkcode BufferPool}
+ * that keeps up to 8 MiB.
  *
  * @module
  */
@@ -20,8 +21,9 @@ const MAX_FIRST_BUFFER = 64 * 1024;
 // A written buffer up to this size is kept for the next frames (see FrameJoiner.written): one
 // answer at a time then allocates nothing, and an idle connection holds at most this much.
 const MAX_SPARE = 2 * 1024;
-// Buffers past this size come from, and go back to, a pool all of this thread's joiners share.
-const POOLED_ABOVE = 64 * 1024;
+// Buffers of this size and more come from, and go back to, a pool all of this thread's joiners
+// share.
+const POOLED_FROM = 64 * 1024;
 const pool = new BufferPool(8 * 1024 * 1024);
 
 /** Options of {@linkcode FrameJoiner}. */
@@ -90,7 +92,8 @@ export class FrameJoiner {
    */
   push(payload: Uint8Array, head: Uint8Array = EMPTY): Promise<void> | undefined {
     const n = head.length + payload.length;
-    let at = this.#reserve(n + (this.#length32 ? 4 : T));
+    const frame = n + (this.#length32 ? 4 : T);
+    let at = this.#reserve(frame);
     const out = this.#buffer;
     if (this.#length32) {
       out[at] = n >>> 24;
@@ -102,6 +105,8 @@ export class FrameJoiner {
     out.set(head, at);
     out.set(payload, at + head.length);
     if (!this.#length32) out.set(TERMINATOR, at + n);
+    // Counted once written: a buffer may be a reused one, and nothing unwritten may leave in it.
+    this.#size += frame;
     this.#wakeReader?.();
     this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;
@@ -120,15 +125,17 @@ export class FrameJoiner {
   }
 
   /**
-   * Says that the socket is done with the buffer {@linkcode takeQueued} last returned: if small,
-   * the frames pushed next are written into it instead of a new buffer.
+   * Says that the socket is done with the buffer {@linkcode takeQueued} last returned, which is
+   * then written into again: by this joiner if small, else by any joiner of the thread. One write
+   * at a time: a buffer taken before the last one was said written is never reused; nor is one
+   * whose write failed (the caller does not call this).
    */
   written(): void {
     const buffer = this.#writing;
     this.#writing = undefined;
     if (!buffer) return;
     if (buffer.length <= MAX_SPARE) this.#spare = buffer;
-    else if (buffer.length > POOLED_ABOVE) pool.give(buffer);
+    else if (buffer.length >= POOLED_FROM) pool.give(buffer);
   }
 
   /** Whether more than the high-water mark is queued, waiting for the socket. */
@@ -182,25 +189,25 @@ export class FrameJoiner {
     this.#drained = undefined;
   }
 
-  // Makes room for a frame of `bytes` bytes; where it starts. A new buffer starts at the last
-  // write's size and doubles: answers that queue up while a write is in flight are copied a few
-  // times at most. The spare stands in for a new buffer only if it is as big.
+  // Makes room for a frame of `bytes` bytes after what is queued; where it starts. A new buffer
+  // starts at the last write's size and doubles: answers that queue up while a write is in flight
+  // are copied a few times at most. The spare stands in for a new buffer only if it is as big.
   #reserve(bytes: number): number {
     const at = this.#size;
-    this.#size += bytes;
-    if (this.#size > this.#buffer.length) {
+    const needed = at + bytes;
+    if (needed > this.#buffer.length) {
       const first = Math.min(Math.max(this.#lastWrite, MIN_BUFFER), MAX_FIRST_BUFFER);
-      const length = Math.max(this.#size, 2 * this.#buffer.length, first);
+      const length = Math.max(needed, 2 * this.#buffer.length, first);
       const spare = this.#spare;
       this.#spare = undefined;
       if (at === 0 && spare && spare.length >= length) {
         this.#buffer = spare;
         return at;
       }
-      const grown = length > POOLED_ABOVE ? pool.take(length) : new Uint8Array(length);
+      const grown = length >= POOLED_FROM ? pool.take(length) : new Uint8Array(length);
       grown.set(this.#buffer.subarray(0, at));
       // Only this joiner has seen the buffer outgrown: it can go back at once.
-      if (this.#buffer.length > POOLED_ABOVE) pool.give(this.#buffer);
+      if (this.#buffer.length >= POOLED_FROM) pool.give(this.#buffer);
       this.#buffer = grown;
     }
     return at;

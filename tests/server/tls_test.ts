@@ -35,6 +35,27 @@ test("tls: a TLS server serves tls:// clients that trust its CA; the name is che
   assert.equal(await byIp.add(2, 2), 4);
 });
 
+test("tls: big answers on two connections at once each arrive whole (write buffers lent and given back)", async () => {
+  const { ca, server: pem } = await certificates();
+  await using server = await startServer({ tls: pem }, (s) => {
+    s.registerFunction(function echo(x: Uint8Array) {
+      return x;
+    });
+  });
+  const url = `tls://admin:admin@localhost:${server.addr.port}`;
+  await using one = await AsyncRPC.connect(url, { tls: { ca } });
+  await using two = await AsyncRPC.connect(url, { tls: { ca } });
+  const sizes = [70_000, 1_000_000, 300_000, 65_536];
+  await Promise.all([one, two].flatMap((rpc, c) =>
+    sizes.map(async (size, i) => {
+      const fill = 1 + c * sizes.length + i;
+      const back = await rpc.echo(new Uint8Array(size).fill(fill)) as Uint8Array;
+      assert.equal(back.length, size);
+      assert.ok(back.every((byte) => byte === fill), `answer ${c}/${i} came back whole`);
+    })
+  ));
+});
+
 test("tls: clear errors for an unknown CA, a wrong host name, an expired certificate, a plaintext server", async () => {
   const { ca, server: pem, expired, wrongHost } = await certificates();
   const fails = async (options: object, url: string, pattern: RegExp) =>

@@ -24,3 +24,18 @@ test("buffer pool: keeps at most maxBytes, whatever is given back", () => {
   assert.equal(pool.take(2000), buffers[2]);
   assert.notEqual(pool.take(3000), buffers[1]);
 });
+
+test("buffer pool: a bigger buffer given back displaces smaller kept ones, never a bigger one", () => {
+  const pool = new BufferPool(5000);
+  const [a, b, big, bigger] = [2000, 2000, 3000, 4000].map((size) => pool.take(size));
+  pool.give(a);
+  pool.give(b);
+  pool.give(big); // room for it once `a` (the first of the smallest) is dropped
+  assert.equal(pool.take(2500), big);
+  assert.equal(pool.take(1000), b);
+  assert.notEqual(pool.take(1000), a);
+  pool.give(bigger);
+  pool.give(big); // 4000 + 3000 > 5000, and 4000 is not smaller: `big` is dropped
+  assert.equal(pool.take(1000), bigger);
+  assert.notEqual(pool.take(1000), big);
+});

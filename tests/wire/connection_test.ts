@@ -162,28 +162,9 @@ test("connection: compressed messages leave in the order they were sent, whichev
 });
 
 test("connection: a big write buffer is lent again once its write is over, never before", async () => {
-  // A socket whose writes stay in flight until released; each keeps its chunk and a copy of it.
-  const held: { chunk: Uint8Array; copy: Uint8Array; done: () => void }[] = [];
-  let started = deferred();
-  const socket: Socket = {
-    readable: new ReadableStream(),
-    writable: new WritableStream({
-      write: (chunk) =>
-        new Promise<void>((done) => {
-          held.push({ chunk, copy: chunk.slice(), done });
-          started.resolve();
-        }),
-    }),
-    remoteAddress: "memory:0",
-    close() {},
-  };
+  const { socket, nextWrite } = heldSocket();
   const conn = new Connection(socket, await Codec.create());
   const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(200_000).fill(fill) });
-  const nextWrite = async () => {
-    await started.promise;
-    started = deferred();
-    return held[held.length - 1];
-  };
   conn.send(blob(1));
   const first = await nextWrite();
   conn.send(blob(2)); // framed while the first write is in flight
@@ -197,5 +178,72 @@ test("connection: a big write buffer is lent again once its write is over, never
   assert.equal(third.chunk.buffer, first.chunk.buffer, "the first write's buffer, lent again");
   assert.deepEqual([frames(second.chunk), frames(third.chunk)], [[blob(2)], [blob(3)]]);
   third.done();
+  await conn.close();
+});
+
+// A socket whose writes stay in flight until settled; each keeps its chunk and a copy of it.
+function heldSocket() {
+  const held: {
+    chunk: Uint8Array;
+    copy: Uint8Array;
+    done: () => void;
+    fail: (err: Error) => void;
+  }[] = [];
+  let started = deferred();
+  const closed = deferred();
+  const socket: Socket = {
+    readable: new ReadableStream(),
+    writable: new WritableStream({
+      write: (chunk) =>
+        new Promise<void>((done, fail) => {
+          held.push({ chunk, copy: chunk.slice(), done, fail });
+          started.resolve();
+        }),
+    }),
+    remoteAddress: "memory:0",
+    close: () => closed.resolve(),
+  };
+  const nextWrite = async () => {
+    await started.promise;
+    started = deferred();
+    return held[held.length - 1];
+  };
+  return { socket, nextWrite, closed: closed.promise };
+}
+
+test("connection: the buffer of a big write that failed is never lent to another connection", async () => {
+  const codec = await Codec.create();
+  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(200_000).fill(fill) });
+  const broken = heldSocket();
+  const gone = new Connection(broken.socket, codec);
+  gone.send(blob(1));
+  const failed = await broken.nextWrite();
+  failed.fail(new Error("the peer vanished mid-write"));
+  await broken.closed; // the failed write aborted the connection
+  assert.equal(gone.open, false);
+  const healthy = heldSocket();
+  const other = new Connection(healthy.socket, codec);
+  other.send(blob(2));
+  const written = await healthy.nextWrite();
+  assert.notEqual(written.chunk.buffer, failed.chunk.buffer);
+  assert.deepEqual(failed.chunk, failed.copy);
+  written.done();
+  await other.close();
+});
+
+test("connection: frames that outgrow their buffer while a write is in flight leave whole, the write untouched", async () => {
+  const { socket, nextWrite } = heldSocket();
+  const conn = new Connection(socket, await Codec.create());
+  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(50_000).fill(fill) });
+  conn.send(blob(1));
+  const first = await nextWrite();
+  // Queued behind it: a buffer of 64 KiB, outgrown into 128 KiB and 256 KiB ones (pooled).
+  const queued = [2, 3, 4, 5, 6].map(blob);
+  for (const message of queued) conn.send(message);
+  assert.deepEqual(first.chunk, first.copy);
+  first.done();
+  const second = await nextWrite();
+  assert.deepEqual(frames(second.chunk), queued);
+  second.done();
   await conn.close();
 });

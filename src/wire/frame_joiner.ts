@@ -33,9 +33,9 @@ export interface FrameJoinerOptions {
 }
 
 /**
- * Joins payloads into frames and coalesces them: each read of `readable` returns one buffer with
- * every frame pushed since the previous read, so many small answers never mean one socket write
- * each. Pipe `readable` into the socket.
+ * Joins payloads into frames and coalesces them: {@linkcode FrameJoiner.takeQueued} returns one
+ * buffer with every frame pushed since it was last called, so that many small answers, pushed
+ * while a socket write is in flight, never mean one write each.
  *
  * @example
  * ```ts
@@ -44,14 +44,12 @@ export interface FrameJoinerOptions {
  * const joiner = new FrameJoiner();
  * joiner.push(new Uint8Array([1]));
  * joiner.push(new Uint8Array([2]));
- * const { value } = await joiner.readable.getReader().read(); // both frames, one buffer
- * assert.equal(value?.length, 2 * (1 + 11)); // two payloads, each with its terminator
+ * const frames = joiner.takeQueued(); // both frames, one buffer
+ * assert.equal(frames?.length, 2 * (1 + 11)); // two payloads, each with its terminator
+ * assert.equal(joiner.takeQueued(), undefined);
  * ```
  */
 export class FrameJoiner {
-  /** Coalesced frames, ready for the socket. */
-  readonly readable: ReadableStream<Uint8Array>;
-
   readonly #highWaterMark: number;
   // The frames queued, written in as they are pushed: the next socket write takes the buffer
   // whole, and the next push starts a new one (the write may still be reading this one).
@@ -66,23 +64,11 @@ export class FrameJoiner {
   #spare?: Uint8Array<ArrayBuffer>;
   #length32 = false;
   #closed = false;
-  #wakeReader?: () => void;
   #drained?: Deferred<void>;
 
   /** Creates a joiner; `push` asks callers to wait once `highWaterMark` bytes (default 1 MiB) are queued. */
   constructor(options: FrameJoinerOptions = {}) {
     this.#highWaterMark = options.highWaterMark ?? 1024 * 1024;
-    this.readable = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        while (this.#size === 0 && !this.#closed) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-        }
-        if (this.#size === 0) return controller.close();
-        controller.enqueue(this.#take());
-      },
-      // The socket failed under the pipe: nothing queued can be delivered any more.
-      cancel: () => this.abort(),
-    }, { highWaterMark: 0 });
   }
 
   /**
@@ -107,17 +93,12 @@ export class FrameJoiner {
     if (!this.#length32) out.set(TERMINATOR, at + n);
     // Counted once written: a buffer may be a reused one, and nothing unwritten may leave in it.
     this.#size += frame;
-    this.#wakeReader?.();
-    this.#wakeReader = undefined;
     if (this.#size <= this.#highWaterMark) return undefined;
     this.#drained ??= deferred();
     return this.#drained.promise;
   }
 
-  /**
-   * Everything queued, framed, in one buffer, as a read of `readable` gives it; `undefined` when
-   * nothing is. For an owner that writes to its socket itself.
-   */
+  /** Everything queued, framed, in one buffer, for the socket; `undefined` when nothing is. */
   takeQueued(): Uint8Array | undefined {
     if (this.#size === 0) return undefined;
     this.#writing = this.#buffer;
@@ -156,18 +137,16 @@ export class FrameJoiner {
   }
 
   /**
-   * Ends `readable` once what is queued has been read. A caller waiting on `push` is released
-   * at once: nothing more may be pushed, so waiting for the queue to drain (which a peer that
-   * stopped reading may never let happen) would only hold that caller forever.
+   * Nothing more will be pushed; what is queued can still be taken. A caller waiting on `push` is
+   * released at once: waiting for the queue to drain (which a peer that stopped reading may never
+   * let happen) would only hold that caller forever.
    */
   close(): void {
     this.#closed = true;
-    this.#wakeReader?.();
-    this.#wakeReader = undefined;
     this.#release();
   }
 
-  /** Ends `readable` at once, dropping what is queued. */
+  /** Closes, dropping what is queued. */
   abort(): void {
     this.#buffer = EMPTY;
     this.#spare = undefined;

@@ -161,26 +161,6 @@ test("connection: compressed messages leave in the order they were sent, whichev
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 });
 
-test("connection: a big write buffer is lent again once its write is over, never before", async () => {
-  const { socket, nextWrite } = heldSocket();
-  const conn = new Connection(socket, await Codec.create());
-  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(200_000).fill(fill) });
-  conn.send(blob(1));
-  const first = await nextWrite();
-  conn.send(blob(2)); // framed while the first write is in flight
-  first.done();
-  const second = await nextWrite();
-  assert.deepEqual(first.chunk, first.copy, "the first write's bytes stayed as they were");
-  conn.send(blob(3)); // framed while the second write is in flight, the first one over
-  second.done();
-  const third = await nextWrite();
-  assert.deepEqual(second.chunk, second.copy, "the second write's bytes stayed as they were");
-  assert.equal(third.chunk.buffer, first.chunk.buffer, "the first write's buffer, lent again");
-  assert.deepEqual([frames(second.chunk), frames(third.chunk)], [[blob(2)], [blob(3)]]);
-  third.done();
-  await conn.close();
-});
-
 // A socket whose writes stay in flight until settled; each keeps its chunk and a copy of it.
 function heldSocket() {
   const held: {
@@ -211,9 +191,32 @@ function heldSocket() {
   return { socket, nextWrite, closed: closed.promise };
 }
 
+// A message that is mostly `size` bytes of `fill`: big enough that its buffer is pooled.
+function blob(fill: number, size = 200_000) {
+  return { MPRPC: "0.1", BLOB: new Uint8Array(size).fill(fill) };
+}
+
+test("connection: a big write buffer is lent again once its write is over, never before", async () => {
+  const { socket, nextWrite } = heldSocket();
+  const conn = new Connection(socket, await Codec.create());
+  conn.send(blob(1));
+  const first = await nextWrite();
+  conn.send(blob(2)); // framed while the first write is in flight
+  first.done();
+  const second = await nextWrite();
+  assert.deepEqual(first.chunk, first.copy, "the first write's bytes stayed as they were");
+  conn.send(blob(3)); // framed while the second write is in flight, the first one over
+  second.done();
+  const third = await nextWrite();
+  assert.deepEqual(second.chunk, second.copy, "the second write's bytes stayed as they were");
+  assert.equal(third.chunk.buffer, first.chunk.buffer, "the first write's buffer, lent again");
+  assert.deepEqual([frames(second.chunk), frames(third.chunk)], [[blob(2)], [blob(3)]]);
+  third.done();
+  await conn.close();
+});
+
 test("connection: the buffer of a big write that failed is never lent to another connection", async () => {
   const codec = await Codec.create();
-  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(200_000).fill(fill) });
   const broken = heldSocket();
   const gone = new Connection(broken.socket, codec);
   gone.send(blob(1));
@@ -234,11 +237,11 @@ test("connection: the buffer of a big write that failed is never lent to another
 test("connection: frames that outgrow their buffer while a write is in flight leave whole, the write untouched", async () => {
   const { socket, nextWrite } = heldSocket();
   const conn = new Connection(socket, await Codec.create());
-  const blob = (fill: number) => ({ MPRPC: "0.1", BLOB: new Uint8Array(50_000).fill(fill) });
-  conn.send(blob(1));
+  const small = (fill: number) => blob(fill, 50_000);
+  conn.send(small(1));
   const first = await nextWrite();
   // Queued behind it: a buffer of 64 KiB, outgrown into 128 KiB and 256 KiB ones (pooled).
-  const queued = [2, 3, 4, 5, 6].map(blob);
+  const queued = [2, 3, 4, 5, 6].map(small);
   for (const message of queued) conn.send(message);
   assert.deepEqual(first.chunk, first.copy);
   first.done();

@@ -101,6 +101,10 @@ export function readCall(message: Message, negotiated: ReadonlySet<string>): Cal
     ? "KWARGS must be a map"
     : typeof RETURN !== "boolean"
     ? "RETURN must be a boolean"
+    // A decoded message holds no `undefined` (nil is null): most calls have none of the three
+    // fields, and skip their checks.
+    : DEADLINE === undefined && CREDIT === undefined && TRACE === undefined
+    ? undefined
     : extensionProblem(message, "DEADLINE", "deadline", negotiated, isDuration) ??
       extensionProblem(message, "CREDIT", "credit", negotiated, isCount) ??
       extensionProblem(message, "TRACE", "trace", negotiated, isTraceCarrier);

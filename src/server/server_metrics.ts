@@ -63,6 +63,8 @@ export class ServerMetrics {
   readonly bytes: WireBytes = { read: 0, written: 0 };
   readonly #methods = new Map<string, MethodCalls>();
   readonly #known: (method: string) => boolean;
+  // The method name counted last, and its counters.
+  #last?: { method: string; calls: MethodCalls };
   // Calls ended in this run of JavaScript: their histograms and starts (ms), observed together.
   #ending: Histogram[] = [];
   #starts: number[] = [];
@@ -146,7 +148,13 @@ export class ServerMetrics {
 
   // Counts one call of `method` ended with `code`; the method's counters.
   #count(method: string, code: number | undefined): MethodCalls {
-    const calls = this.#methods.get(method) ?? this.#methodCalls(method);
+    // As in Registry.get: a name fresh off the wire is dearer to look up than to compare.
+    let calls: MethodCalls;
+    if (this.#last?.method === method) calls = this.#last.calls;
+    else {
+      calls = this.#methods.get(method) ?? this.#methodCalls(method);
+      this.#last = { method, calls };
+    }
     calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
     return calls;
   }

@@ -65,7 +65,10 @@ export class Connection {
   readonly messages: ReadableStream<MessageBatch>;
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
-  /** `Date.now()` of the last message sent (the idle timeout counts from it). */
+  /**
+   * `Date.now()` when the socket was last given bytes to write (the idle timeout counts from
+   * it): read once per write, not once per message.
+   */
   lastWrite: number = Date.now();
 
   readonly #socket: Socket;
@@ -226,7 +229,6 @@ export class Connection {
   ): Promise<void> | undefined {
     if (!this.#length32) assertFramable(payload);
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
-    this.lastWrite = Date.now();
     onQueued?.(payload.length + (head?.length ?? 0));
     const wait = this.#joiner.push(payload, head);
     this.#carrying ??= this.#carry();
@@ -243,6 +245,7 @@ export class Connection {
     const writer = this.#writer ??= this.#socket.writable.getWriter();
     try {
       for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) {
+        this.lastWrite = Date.now();
         await writer.write(chunk);
         this.#joiner.written();
         if (this.#bytes) this.#bytes.written += chunk.length;

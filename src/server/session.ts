@@ -561,14 +561,10 @@ export class Session {
     let sent: Promise<void> | undefined;
     call.code = code;
     try {
-      if (head) {
-        sent = this.#conn.sendItem(head, result ?? null, onQueued);
-      } else {
-        const body = code === Code.RESULT || code === Code.STREAM_ITEM
-          ? { ID: call.id, RESULT: result ?? null }
-          : { ID: call.id };
-        sent = this.#conn.sendAnswer(code, body, onQueued);
-      }
+      if (head) sent = this.#conn.sendItem(head, result ?? null, onQueued);
+      else if (code === Code.RESULT || code === Code.STREAM_ITEM) {
+        sent = this.#conn.sendResult(code, call.id, result ?? null, onQueued);
+      } else sent = this.#conn.sendAnswer(code, { ID: call.id }, onQueued);
     } catch (err) {
       return this.#answerFailed(call, err);
     }

@@ -26,6 +26,7 @@ import type { Stage } from "./pull_through.ts";
 import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
 import type { TraceCarrier } from "../protocol/call_message.ts";
 import type { CallIds } from "./call_ids.ts";
+import { CallEnvelopeReader } from "./call_envelope.ts";
 
 const STREAM_ITEM = Code.STREAM_ITEM;
 
@@ -74,14 +75,18 @@ function hasKeys(object: Record<string, unknown>): boolean {
 }
 
 /**
- * A call's payload as {@linkcode Codec.encodeCall} makes it: `head`, then `args`. Views of the
- * codec's own buffers, in an object it reuses, valid until its next encode: send or copy them first.
+ * A payload as {@linkcode Codec.encodeCall} and {@linkcode Codec.encodeResult} make it: `head`,
+ * then `value`. Views of the codec's own buffers, in an object it reuses, valid until its next
+ * encode: send or copy them first.
  */
-export interface CallParts {
-  /** The bytes up to the value of `ARGS`, the last field: everything else, and the key `ARGS`. */
+export interface PayloadParts {
+  /**
+   * The bytes up to the value of the last field (`ARGS` of a call, `RESULT` of an answer):
+   * everything else, and that field's key.
+   */
   head: Uint8Array;
-  /** The value of `ARGS`. */
-  args: Uint8Array;
+  /** The value of the last field. */
+  value: Uint8Array;
 }
 
 // The encoding of `message` up to its first nil (0xc0): none of its keys holds that byte.
@@ -118,6 +123,19 @@ const NO_BYTES = new Uint8Array(0);
 const ANSWER_START = upToNil({ MPRPC: VERSION, CODE: null, MESSAGE: null });
 const ANSWER_ID = upToNil({ MESSAGE: { ID: null, RESULT: null } }).subarray(1);
 const ANSWER_RESULT = upToNil({ RESULT: null }).subarray(1);
+
+// An answer's MESSAGE up to the text of its ID (see Codec.encodeResult).
+const RESULT_BODY = upToNil({ ID: null, RESULT: null });
+
+// The byte that is the whole MessagePack encoding of `value` (a fixint, nil, a boolean), or -1.
+function oneByteEncoding(value: unknown): number {
+  if (value === null) return 0xc0;
+  if (typeof value === "boolean") return value ? 0xc3 : 0xc2;
+  if (typeof value === "number" && Number.isInteger(value) && value >= -32 && value < 128) {
+    return value & 0xff;
+  }
+  return -1;
+}
 
 // The most method names whose bytes a codec keeps (see Codec.encodeCall); past it, it starts over.
 const METHODS_KEPT = 256;
@@ -163,7 +181,12 @@ export class Codec {
   #kwargsKey?: Uint8Array;
   #argsKey?: Uint8Array;
   #parts = new Uint8Array(256);
-  readonly #call: CallParts = { head: NO_BYTES, args: NO_BYTES };
+  readonly #call: PayloadParts = { head: NO_BYTES, value: NO_BYTES };
+  readonly #result: PayloadParts = { head: NO_BYTES, value: NO_BYTES };
+  readonly #calls = new CallEnvelopeReader({
+    decode: (payload) => this.#deserialize(payload),
+    scanner: () => new MsgpackScanner(),
+  });
 
   private constructor(options: CodecOptions, compressor?: Compressor) {
     this.#debug = options.debug ?? false;
@@ -224,7 +247,7 @@ export class Codec {
    * each call. `head` then `args` are the bytes of encoding the whole message; `args` is never
    * copied here.
    */
-  encodeCall(call: OutgoingCall, ids: CallIds): CallParts | undefined {
+  encodeCall(call: OutgoingCall, ids: CallIds): PayloadParts | undefined {
     if (this.#debug || this.#compressor) return undefined;
     const { kwargs, deadline, credit, trace } = call;
     const withKwargs = hasKeys(kwargs);
@@ -244,12 +267,45 @@ export class Codec {
     if (credit !== undefined) at = this.#put(this.#field({ CREDIT: credit }, 0), at);
     if (trace !== undefined) at = this.#put(this.#field({ TRACE: trace }, 0), at);
     at = this.#put(this.#argsKey ??= this.#field({ ARGS: null }, 1), at);
-    const parts = this.#call;
-    // Calls in a row mostly have heads of one length: the view is made again only when it changes.
+    return this.#parted(this.#call, at, encoder.encodeSharedRef(call.args));
+  }
+
+  /**
+   * The answer `{ MPRPC: "0.1", CODE: code, MESSAGE: { ID: id, RESULT: result } }` in two parts,
+   * or `undefined` when this codec compresses or speaks JSON, or `id` is not ASCII of at most 255
+   * characters. The envelope is made once per code, `ID` is written byte by byte, and only
+   * `result` is encoded, unless it is one byte (a small integer, nil, a boolean: written too).
+   */
+  encodeResult(code: number, id: string, result: unknown): PayloadParts | undefined {
+    const head = this.answerHead(code);
+    if (!head || id.length > 255) return undefined;
+    let at = this.#put(head, 0);
+    this.#room(at, RESULT_BODY.length + 2 + id.length + ANSWER_RESULT.length + 1);
+    const bytes = this.#parts;
+    bytes.set(RESULT_BODY, at);
+    at += RESULT_BODY.length;
+    if (id.length < 32) bytes[at++] = 0xa0 | id.length;
+    else bytes[at++] = 0xd9, bytes[at++] = id.length;
+    for (let i = 0; i < id.length; i++) {
+      const char = id.charCodeAt(i);
+      if (char >= 0x80) return undefined;
+      bytes[at++] = char;
+    }
+    bytes.set(ANSWER_RESULT, at);
+    at += ANSWER_RESULT.length;
+    const byte = oneByteEncoding(result);
+    if (byte === -1) return this.#parted(this.#result, at, this.#encoder.encodeSharedRef(result));
+    bytes[at++] = byte;
+    return this.#parted(this.#result, at, NO_BYTES);
+  }
+
+  // `parts` with `value` after the first `at` bytes of the parts buffer. Payloads in a row mostly
+  // have heads of one length: the view is made again only when it changes.
+  #parted(parts: PayloadParts, at: number, value: Uint8Array): PayloadParts {
     if (parts.head.buffer !== this.#parts.buffer || parts.head.length !== at) {
       parts.head = this.#parts.subarray(0, at);
     }
-    parts.args = encoder.encodeSharedRef(call.args);
+    parts.value = value;
     return parts;
   }
 
@@ -278,6 +334,16 @@ export class Codec {
     const key = ids.read(payload, at, end);
     if (key < 0 || !startsWith(payload, ANSWER_RESULT, end)) return undefined;
     return new DecodedAnswer(code, key, this.#valueAt(payload, end + ANSWER_RESULT.length));
+  }
+
+  /**
+   * The call message in `payload` when {@linkcode CallEnvelopeReader} reads it, else `undefined`
+   * (then `decode` it): what a server's connection tries first. `undefined` when this codec
+   * compresses or speaks JSON.
+   */
+  decodeCall(payload: Uint8Array): Message | undefined {
+    if (this.#debug || this.#compressor) return undefined;
+    return this.#calls.read(payload);
   }
 
   // The value that fills `payload` from `at` on. A one-byte value (a small integer, nil, a
@@ -522,11 +588,11 @@ export function messageDecoding(
 type Decoding = Stage<Uint8Array[], MessageBatch>;
 
 // With `ids` (a client's connection), answers to its calls are read as DecodedAnswers when they
-// can be.
+// can be; without (a server's), calls are read by Codec.decodeCall when they can be.
 function synchronousDecoder(codec: Codec, ids?: CallIds): Decoding {
   const decode = ids
     ? (payload: Uint8Array) => codec.decodeAnswer(payload, ids) ?? codec.decode(payload)
-    : (payload: Uint8Array) => codec.decode(payload);
+    : (payload: Uint8Array) => codec.decodeCall(payload) ?? codec.decode(payload);
   const scanner = () => codec.scanner();
   const cut = new CutFrameReader({ decode, scanner, maxMessageSize: codec.maxMessageSize });
   return {

@@ -164,6 +164,31 @@ export class Connection {
   }
 
   /**
+   * Sends the answer `{ MPRPC: "0.1", CODE: code, MESSAGE: { ID: id, RESULT: result } }` (a
+   * result, or a stream's item), as {@linkcode sendAnswer} does; only `result` is encoded (see
+   * `Codec.encodeResult`).
+   */
+  sendResult(
+    code: number,
+    id: string,
+    result: unknown,
+    onQueued?: (bytes: number) => void,
+  ): Promise<void> | undefined {
+    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    let parts;
+    try {
+      parts = this.#codec.encodeResult(code, id, result);
+    } catch (cause) {
+      throw unencodable(cause);
+    }
+    if (!parts) return this.sendAnswer(code, { ID: id, RESULT: result }, onQueued);
+    // The head ends with the key "RESULT", whose last byte, "T", is not in the terminator: a
+    // terminator cannot straddle it and the value, so checking each is checking the payload.
+    if (!this.#length32) assertFramable(parts.head);
+    return this.#queue(parts.value, onQueued, parts.head);
+  }
+
+  /**
    * For a stream's items: the bytes before each item's value (see `Codec.itemHead`), or
    * `undefined` when items must go through {@linkcode sendAnswer} (compression, JSON). Fails
    * with `ResultLimitError` if `id` holds the terminator and the connection speaks 0.1.
@@ -207,7 +232,7 @@ export class Connection {
     // The head ends with the key "ARGS", whose last byte, "S", is not in the terminator: a
     // terminator cannot straddle it and `args`, so checking each is checking the payload.
     if (!this.#length32) assertFramable(parts.head);
-    return this.#queue(parts.args, undefined, parts.head);
+    return this.#queue(parts.value, undefined, parts.head);
   }
 
   // The payload of `value` (see Codec.encode: synchronous without compression). Throws

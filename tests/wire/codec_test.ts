@@ -152,7 +152,7 @@ test("codec: a call's parts are the bytes of the whole call message", async () =
           for (const extra of extras) {
             const call: OutgoingCall = { key, method, args, kwargs, ...extra };
             const whole = (codec.encode(callMessage(call, ids)) as Uint8Array).slice();
-            const { head, args: a } = codec.encodeCall(call, ids)!;
+            const { head, value: a } = codec.encodeCall(call, ids)!;
             assert.deepEqual(concat([head, a]), whole);
             // What lets a connection check the parts one by one (see Connection.sendCall): no
             // terminator can straddle them.
@@ -261,4 +261,32 @@ test("codec: a stream item's head and its encoded value are the bytes of the who
     }
   }
   assert.equal((await Codec.create({ debug: true })).itemHead("a"), undefined);
+});
+
+test("codec: an answer's parts are the bytes of the whole answer", async () => {
+  const codec = await Codec.create();
+  const ids = [
+    "",
+    "7f3a.42",
+    "x".repeat(31),
+    "y".repeat(32),
+    "2b7e1516-28ae-4d2a-abf7-158809cf4f3c",
+  ];
+  const results = [null, true, false, 0, 127, 128, -32, -33, 1.5, "é", [1, "##"], { a: null }];
+  for (const code of [200, 202]) {
+    for (const ID of [...ids, "z".repeat(255)]) {
+      for (const RESULT of results) {
+        const whole =
+          (codec.encode({ MPRPC: "0.1", CODE: code, MESSAGE: { ID, RESULT } }) as Uint8Array)
+            .slice();
+        const { head, value } = codec.encodeResult(code, ID, RESULT)!;
+        assert.deepEqual(concat([head, value]), whole);
+        assert.equal(TERMINATOR.indexOf(head.at(-1)!), -1); // nothing straddles the parts
+      }
+    }
+  }
+  // IDs written byte by byte are ASCII, of a length a str8 holds; others are left to `encode`.
+  assert.equal(codec.encodeResult(200, "é", 1), undefined);
+  assert.equal(codec.encodeResult(200, "z".repeat(256), 1), undefined);
+  assert.equal((await Codec.create({ debug: true })).encodeResult(200, "1", 1), undefined);
 });

@@ -41,9 +41,10 @@ export interface ValueDecoding {
 /**
  * Reads the messages clients send for calls, `{ MPRPC, ID, METHOD, RETURN, ARGS, KWARGS }` in any
  * order, without a general MessagePack decoder for the map, its keys and its strings: those are
- * read from the bytes. One-byte values and short ASCII strings are read here too; any other value
- * (the arguments) is decoded by `decoding`, its extent found by a scanner unless it is the last
- * field (mprpc's clients send `ARGS` last; pymprpc sends `KWARGS` last, `{}` when empty).
+ * read from the bytes. One-byte values, short ASCII strings and short arrays of those (the
+ * arguments of many calls) are read here too; any other value is decoded by `decoding`, its extent
+ * found by a scanner unless it is the last field (mprpc's clients send `ARGS` last; pymprpc sends
+ * `KWARGS` last, `{}` when empty).
  *
  * `read` gives the message the decoder would, or `undefined` for any payload it does not read
  * this way (any other key or layout, a longer or non-ASCII string, bytes cut short or left over,
@@ -74,6 +75,8 @@ export class CallEnvelopeReader {
   readonly #decoding: ValueDecoding;
   #method = "";
   #methodBytes = new Uint8Array(0);
+  // Where the value #items read ends.
+  #end = 0;
 
   /** A reader that leaves the values it does not read itself to `decoding`. */
   constructor(decoding: ValueDecoding) {
@@ -101,6 +104,8 @@ export class CallEnvelopeReader {
       } else if (isOneByte(type)) {
         value = oneByteValue(type);
         at += 1;
+      } else if (type > 0x90 && type <= 0x9f && (value = this.#items(payload, at)) !== undefined) {
+        at = this.#end;
       } else {
         const end = field === fields ? payload.length : this.#valueEnd(payload, at);
         value = this.#decoded(payload, at, end);
@@ -110,6 +115,27 @@ export class CallEnvelopeReader {
       message[key] = value;
     }
     return at === payload.length ? message : undefined;
+  }
+
+  // The array at `at` (a fixarray) if its items are one-byte values and short ASCII strings, as
+  // the arguments of many calls are; `#end` is then where it ends.
+  #items(payload: Uint8Array, at: number): unknown[] | undefined {
+    const items = new Array(payload[at++] & 0x0f);
+    for (let i = 0; i < items.length; i++) {
+      const type = payload[at];
+      const text = textStart(payload, at);
+      if (text !== -1) {
+        at = text + stringLength(payload, at);
+        if (at > payload.length) return undefined;
+        items[i] = ascii(payload, text, at);
+        if (items[i] === undefined) return undefined;
+      } else if (isOneByte(type)) {
+        items[i] = oneByteValue(type);
+        at += 1;
+      } else return undefined;
+    }
+    this.#end = at;
+    return items;
   }
 
   // Where the value at `at` ends; -1 if the payload does not hold it whole.

@@ -22,6 +22,12 @@ const value = fc.oneof(
   fc.string({ maxLength: 70, unit: "grapheme" }),
   fc.integer({ min: -40, max: 300 }),
   fc.constantFrom(null, true, false, {}, [], 1.5),
+  fc.array(
+    fc.oneof(fc.integer({ min: -40, max: 200 }), fc.string({ maxLength: 30 }), fc.boolean()),
+    {
+      maxLength: 17,
+    },
+  ),
   fc.anything({ withNullPrototype: false, withBigInt: false, withTypedArray: false }),
 );
 // Call-like messages: the call's keys (and sometimes another) in any order, any values.

@@ -59,6 +59,10 @@ function counted<O>(stage: Stage<Uint8Array, O>, bytes: WireBytes): Stage<Uint8A
   };
 }
 
+// Frames queued within one turn past this many bytes are written before the turn ends (once a
+// turn at most: the next write waits for that one).
+const EARLY_WRITE = 8 * 1024;
+
 /** A framed, encoded message channel over one socket. */
 export class Connection {
   /** Batches of decoded inbound values, in order; errors with a `ProtocolException` on bad input. */
@@ -80,6 +84,8 @@ export class Connection {
   #length32 = false;
   // Carrying queued frames to the socket, while any are queued (see #carry).
   #carrying?: Promise<void>;
+  // The socket write in flight, if any.
+  #writing?: Promise<void>;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
   readonly #bytes?: WireBytes;
   readonly #ids?: CallIds;
@@ -256,24 +262,27 @@ export class Connection {
     if (!this.#open) throw new RpcUnavailableException("connection is closed");
     onQueued?.(payload.length + (head?.length ?? 0));
     const wait = this.#joiner.push(payload, head);
-    this.#carrying ??= this.#carry();
+    if (this.#carrying === undefined) this.#carrying = this.#carry();
+    else if (this.#writing === undefined && this.#joiner.queued >= EARLY_WRITE) {
+      // A burst (calls made in a loop, the answers to a big read): what is queued goes now, and
+      // the peer works on it while the rest is made. The carrier takes the rest as usual.
+      this.#write(this.#joiner.takeQueued()!).catch(() => {}); // the carrier sees it fail
+    }
     return wait;
   }
 
   // Writes the joiner's frames to the socket until none are queued, then stops: an idle
   // connection has no write pending (a pipe would keep a read pending for the connection's whole
   // life). It starts a turn after the push that started it, so that the frames pushed in the same
-  // turn leave in one write. The socket's writer is kept: taking it for every write would cost a
-  // lone answer more than the write.
+  // turn leave in one write (unless they pass EARLY_WRITE bytes).
   async #carry(): Promise<void> {
     await undefined;
-    const writer = this.#writer ??= this.#socket.writable.getWriter();
     try {
-      for (let chunk; (chunk = this.#joiner.takeQueued()) !== undefined;) {
-        this.lastWrite = Date.now();
-        await writer.write(chunk);
-        this.#joiner.written();
-        if (this.#bytes) this.#bytes.written += chunk.length;
+      while (true) {
+        if (this.#writing) await this.#writing;
+        const chunk = this.#joiner.takeQueued();
+        if (chunk === undefined) break;
+        await this.#write(chunk);
       }
     } catch {
       // A failed write means the peer is gone: drop what is queued and release anyone waiting
@@ -282,6 +291,21 @@ export class Connection {
     } finally {
       this.#carrying = undefined;
     }
+  }
+
+  // Hands `chunk` to the socket; one write at a time (a written buffer is reused: see
+  // FrameJoiner.written). The socket's writer is kept: taking it for every write would cost a lone
+  // answer more than the write.
+  #write(chunk: Uint8Array): Promise<void> {
+    this.lastWrite = Date.now();
+    const writer = this.#writer ??= this.#socket.writable.getWriter();
+    const writing = writer.write(chunk).then(() => {
+      this.#writing = undefined;
+      this.#joiner.written(); // not after a failed write: the socket may still hold the buffer
+      if (this.#bytes) this.#bytes.written += chunk.length;
+    });
+    this.#writing = writing;
+    return writing;
   }
 
   /**

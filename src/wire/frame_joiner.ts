@@ -119,6 +119,11 @@ export class FrameJoiner {
     else if (buffer.length >= POOLED_FROM) pool.give(buffer);
   }
 
+  /** The bytes queued, framing included. */
+  get queued(): number {
+    return this.#size;
+  }
+
   /** Whether more than the high-water mark is queued, waiting for the socket. */
   get backlogged(): boolean {
     return this.#size > this.#highWaterMark;

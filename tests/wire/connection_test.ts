@@ -67,6 +67,27 @@ test("connection: messages sent in one turn leave in one socket write", async ()
   await conn.close();
 });
 
+test("connection: a burst past 8 KiB in one turn starts its first write before the turn ends", async () => {
+  const memory = memorySocket();
+  const conn = new Connection(memory.socket, await Codec.create());
+  const burst = Array.from(
+    { length: 1000 },
+    (_, i) => ({ MPRPC: "0.1", N: i, PAD: "x".repeat(8) }),
+  );
+  let writesDuringTurn = 0;
+  for (const [i, message] of burst.entries()) {
+    conn.send(message);
+    if (i === 499) writesDuringTurn = memory.writes.length; // about 15 KB queued by now
+  }
+  assert.equal(writesDuringTurn, 1, "the peer gets the first frames while the rest are made");
+  assert.equal(memory.writes.length, 1, "one early write a turn");
+  const rest = memory.nextWrite();
+  await rest;
+  assert.equal(memory.writes.length, 2);
+  assert.deepEqual(memory.writes.flatMap(frames), burst);
+  await conn.close();
+});
+
 test("connection: inbound bytes come out as batches of decoded messages", async () => {
   const memory = memorySocket();
   const conn = new Connection(memory.socket, await Codec.create());

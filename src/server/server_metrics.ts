@@ -64,8 +64,9 @@ export class ServerMetrics {
   readonly bytes: WireBytes = { read: 0, written: 0 };
   readonly #methods = new Map<string, MethodCalls>();
   readonly #known: (method: string) => boolean;
-  // The method name counted last, and its counters.
-  #last?: { method: string; calls: MethodCalls };
+  // The method name last counted under its own name, and its counters.
+  #lastMethod?: string;
+  #lastCalls?: MethodCalls;
   // Calls ended in this run of JavaScript: their histograms and starts (ms), observed together.
   #ending: Histogram[] = [];
   #starts: number[] = [];
@@ -151,10 +152,12 @@ export class ServerMetrics {
   #count(method: string, code: number | undefined): MethodCalls {
     // As in Registry.get: a name fresh off the wire is dearer to look up than to compare.
     let calls: MethodCalls;
-    if (this.#last?.method === method) calls = this.#last.calls;
+    if (method === this.#lastMethod) calls = this.#lastCalls!;
     else {
-      calls = this.#methods.get(method) ?? this.#methodCalls(method);
-      this.#last = { method, calls };
+      const own = this.#methods.get(method);
+      calls = own ?? this.#methodCalls(method);
+      // Only a method counted under its own name: one unknown now may be registered later.
+      if (own) this.#lastMethod = method, this.#lastCalls = own;
     }
     calls.byCode.set(code, (calls.byCode.get(code) ?? 0) + 1);
     return calls;

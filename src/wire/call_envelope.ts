@@ -4,7 +4,6 @@
  * @module
  */
 import type { Message } from "../protocol/messages.ts";
-import type { MessageScanner } from "./terminator.ts";
 
 // The keys read here: a call's own, which every client sends. A message with any other key (an
 // extension's field, AUTH, a heartbeat) goes to the decoder.
@@ -30,26 +29,20 @@ function keyAt(payload: Uint8Array, at: number, length: number): string | undefi
   return undefined;
 }
 
-/** What {@linkcode CallEnvelopeReader} leaves to the MessagePack decoder. */
-export interface ValueDecoding {
-  /** Decodes `bytes`, which hold one whole value; throws if they do not. */
-  decode(bytes: Uint8Array): unknown;
-  /** A fresh scanner of where a value ends. */
-  scanner(): MessageScanner;
-}
-
 /**
  * Reads the messages clients send for calls, `{ MPRPC, ID, METHOD, RETURN, ARGS, KWARGS }` in any
  * order, without a general MessagePack decoder for the map, its keys and its strings: those are
  * read from the bytes. One-byte values, short ASCII strings and short arrays of those (the
- * arguments of many calls) are read here too; any other value is decoded by `decoding`, its extent
- * found by a scanner unless it is the last field (mprpc's clients send `ARGS` last; pymprpc sends
- * `KWARGS` last, `{}` when empty).
+ * arguments of many calls) are read here too; any other value only in the last field, where
+ * `decodeLast` decodes the rest of the payload (mprpc's clients send `ARGS` last; pymprpc sends
+ * `KWARGS` last, `{}` when empty). Decoding a value elsewhere alone would not always give what
+ * decoding the payload whole does: the decoder reads past the end of a string that ends in bad
+ * UTF-8.
  *
  * `read` gives the message the decoder would, or `undefined` for any payload it does not read
- * this way (any other key or layout, a longer or non-ASCII string, bytes cut short or left over,
- * a value that does not decode): the caller then decodes it whole, and whatever is wrong with it
- * is reported as the decoder reports it.
+ * this way (any other key or layout, a longer or non-ASCII string, any other value before the
+ * last field, bytes cut short or left over, a last value that does not decode): the caller then
+ * decodes it whole, and whatever is wrong with it is reported as the decoder reports it.
  *
  * The method name read last is kept, and given again for the same bytes: a server's calls come
  * in runs of one method, whose lookups then compare one string with itself.
@@ -59,12 +52,8 @@ export interface ValueDecoding {
  * import assert from "node:assert/strict";
  * import { Decoder, Encoder } from "../../deps.ts";
  * import { CallEnvelopeReader } from "./call_envelope.ts";
- * import { MsgpackScanner } from "./codec.ts";
  * const decoder = new Decoder();
- * const reader = new CallEnvelopeReader({
- *   decode: (bytes) => decoder.decode(bytes),
- *   scanner: () => new MsgpackScanner(),
- * });
+ * const reader = new CallEnvelopeReader((bytes) => decoder.decode(bytes));
  * const encode = (message: unknown) => new Encoder().encode(message);
  * const call = { MPRPC: "0.1", ID: "7", METHOD: "add", RETURN: true, ARGS: [1, 2], KWARGS: {} };
  * assert.deepEqual(reader.read(encode(call)), call);
@@ -72,15 +61,18 @@ export interface ValueDecoding {
  * ```
  */
 export class CallEnvelopeReader {
-  readonly #decoding: ValueDecoding;
+  readonly #decodeLast: (bytes: Uint8Array) => unknown;
   #method = "";
   #methodBytes = new Uint8Array(0);
   // Where the value #items read ends.
   #end = 0;
 
-  /** A reader that leaves the values it does not read itself to `decoding`. */
-  constructor(decoding: ValueDecoding) {
-    this.#decoding = decoding;
+  /**
+   * A reader that leaves a last field it does not read itself to `decodeLast`, which decodes one
+   * whole value and throws if the bytes hold anything else.
+   */
+  constructor(decodeLast: (bytes: Uint8Array) => unknown) {
+    this.#decodeLast = decodeLast;
   }
 
   /** The message in `payload`, or `undefined` if it is not read here. */
@@ -106,11 +98,10 @@ export class CallEnvelopeReader {
         at += 1;
       } else if (type > 0x90 && type <= 0x9f && (value = this.#items(payload, at)) !== undefined) {
         at = this.#end;
-      } else {
-        const end = field === fields ? payload.length : this.#valueEnd(payload, at);
-        value = this.#decoded(payload, at, end);
-        at = end;
-      }
+      } else if (field === fields) {
+        value = this.#decoded(payload, at);
+        at = payload.length;
+      } else return undefined;
       if (value === undefined) return undefined;
       message[key] = value;
     }
@@ -138,17 +129,10 @@ export class CallEnvelopeReader {
     return items;
   }
 
-  // Where the value at `at` ends; -1 if the payload does not hold it whole.
-  #valueEnd(payload: Uint8Array, at: number): number {
-    const length = this.#decoding.scanner().scan(payload.subarray(at), payload.length - at);
-    return length < 0 ? -1 : at + length;
-  }
-
-  // The value in payload[at, end), decoded; `undefined` if it does not decode.
-  #decoded(payload: Uint8Array, at: number, end: number): unknown {
-    if (end === -1) return undefined;
+  // The value that fills the payload from `at` on, decoded; `undefined` if it does not decode.
+  #decoded(payload: Uint8Array, at: number): unknown {
     try {
-      return this.#decoding.decode(payload.subarray(at, end));
+      return this.#decodeLast(payload.subarray(at));
     } catch {
       return undefined; // reported as the decoder reports the whole payload
     }

@@ -183,10 +183,7 @@ export class Codec {
   #parts = new Uint8Array(256);
   readonly #call: PayloadParts = { head: NO_BYTES, value: NO_BYTES };
   readonly #result: PayloadParts = { head: NO_BYTES, value: NO_BYTES };
-  readonly #calls = new CallEnvelopeReader({
-    decode: (payload) => this.#deserialize(payload),
-    scanner: () => new MsgpackScanner(),
-  });
+  readonly #calls = new CallEnvelopeReader((payload) => this.#deserialize(payload));
 
   private constructor(options: CodecOptions, compressor?: Compressor) {
     this.#debug = options.debug ?? false;
@@ -272,13 +269,14 @@ export class Codec {
 
   /**
    * The answer `{ MPRPC: "0.1", CODE: code, MESSAGE: { ID: id, RESULT: result } }` in two parts,
-   * or `undefined` when this codec compresses or speaks JSON, or `id` is not ASCII of at most 255
-   * characters. The envelope is made once per code, `ID` is written byte by byte, and only
+   * or `undefined` when this codec compresses or speaks JSON, `id` is not ASCII of at most 255
+   * characters, or `result` is `undefined`. The envelope is made once per code, `ID` is written byte by byte, and only
    * `result` is encoded, unless it is one byte (a small integer, nil, a boolean: written too).
    */
   encodeResult(code: number, id: string, result: unknown): PayloadParts | undefined {
     const head = this.answerHead(code);
-    if (!head || id.length > 255) return undefined;
+    // (An undefined result is left out of the whole message's encoding: `encode` says how.)
+    if (!head || id.length > 255 || result === undefined) return undefined;
     let at = this.#put(head, 0);
     this.#room(at, RESULT_BODY.length + 2 + id.length + ANSWER_RESULT.length + 1);
     const bytes = this.#parts;
@@ -342,7 +340,9 @@ export class Codec {
    * compresses or speaks JSON.
    */
   decodeCall(payload: Uint8Array): Message | undefined {
-    if (this.#debug || this.#compressor) return undefined;
+    // A payload the decoder weighs first is weighed whole: its fields, decoded one by one, would
+    // each be weighed alone, or not at all.
+    if (this.#debug || this.#compressor || payload.length > WEIGH_ABOVE) return undefined;
     return this.#calls.read(payload);
   }
 

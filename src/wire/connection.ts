@@ -70,8 +70,8 @@ export class Connection {
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
   /**
-   * `Date.now()` when the socket was last given bytes to write (the idle timeout counts from
-   * it): read once per write, not once per message.
+   * `Date.now()` when a socket write last started or ended (the idle timeout counts from it): read
+   * per write, not per message.
    */
   lastWrite: number = Date.now();
 
@@ -271,15 +271,18 @@ export class Connection {
     return wait;
   }
 
-  // Writes the joiner's frames to the socket until none are queued, then stops: an idle
-  // connection has no write pending (a pipe would keep a read pending for the connection's whole
-  // life). It starts a turn after the push that started it, so that the frames pushed in the same
-  // turn leave in one write (unless they pass EARLY_WRITE bytes).
+  // Writes the joiner's frames to the socket until none are queued and no write is in flight,
+  // then stops: an idle connection has no write pending (a pipe would keep a read pending for the
+  // connection's whole life). It starts a turn after the push that started it, so that the frames
+  // pushed in the same turn leave in one write (unless they pass EARLY_WRITE bytes). An early
+  // write starts only while it runs, and it waits for each before its own: one write is in flight
+  // at a time, and `close` waiting for it waits for them all.
   async #carry(): Promise<void> {
     await undefined;
     try {
       while (true) {
-        if (this.#writing) await this.#writing;
+        // Looped: an early write may start in the turn between one write's end and this check.
+        while (this.#writing) await this.#writing;
         const chunk = this.#joiner.takeQueued();
         if (chunk === undefined) break;
         await this.#write(chunk);
@@ -300,8 +303,10 @@ export class Connection {
     this.lastWrite = Date.now();
     const writer = this.#writer ??= this.#socket.writable.getWriter();
     const writing = writer.write(chunk).then(() => {
+      // The protocol's idle clock runs from the last write: its end too, for a long one.
+      this.lastWrite = Date.now();
       this.#writing = undefined;
-      this.#joiner.written(); // not after a failed write: the socket may still hold the buffer
+      this.#joiner.written(chunk); // not after a failed write: the socket may still hold it
       if (this.#bytes) this.#bytes.written += chunk.length;
     });
     this.#writing = writing;

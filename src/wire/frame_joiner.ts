@@ -106,15 +106,15 @@ export class FrameJoiner {
   }
 
   /**
-   * Says that the socket is done with the buffer {@linkcode takeQueued} last returned, which is
-   * then written into again: by this joiner if small, else by any joiner of the thread. One write
-   * at a time: a buffer taken before the last one was said written is never reused; nor is one
-   * whose write failed (the caller does not call this).
+   * Says that the socket is done with `chunk`, which {@linkcode takeQueued} returned: if it was
+   * the last one taken, its buffer is then written into again, by this joiner if small, else by
+   * any joiner of the thread. One write at a time: a buffer taken before the last one is never
+   * reused; nor is one whose write failed (the caller does not call this).
    */
-  written(): void {
+  written(chunk: Uint8Array): void {
     const buffer = this.#writing;
+    if (!buffer || chunk.buffer !== buffer.buffer) return;
     this.#writing = undefined;
-    if (!buffer) return;
     if (buffer.length <= MAX_SPARE) this.#spare = buffer;
     else if (buffer.length >= POOLED_FROM) pool.give(buffer);
   }

@@ -101,6 +101,23 @@ test("metrics: calls counted by method and last status code; unknown methods sha
   assert.equal(metrics.get("mprpc_connections")!.type, "gauge");
 });
 
+test("metrics: a method called before it is registered counts as unknown, then under its own name", async () => {
+  await using server = await startServer({}, setup);
+  await using rpc = await AsyncRPC.connect(urlOf(server));
+  const unknown = await codeOf(rpc.call("late"));
+  assert.equal(await codeOf(rpc.call("late")), unknown); // twice in a row, as calls come
+  server.registerFunction(function late() {
+    return "here";
+  });
+  assert.equal(await rpc.call("late"), "here");
+  assert.equal(await rpc.call("late"), "here");
+  const metrics = metricsOf(server);
+  const count = (method: string, code: number) =>
+    valueOf(metrics, "mprpc_calls_total", { method, code: String(code) });
+  assert.equal(count("(unknown)", unknown), 2);
+  assert.equal(count("late", Code.RESULT), 2);
+});
+
 test("metrics: a stream cut short by its reader counts as code none, not as its last item's 202", async () => {
   const server = await startServer({}, (s) => {
     s.registerFunction(async function* endless() {

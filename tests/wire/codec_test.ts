@@ -12,6 +12,7 @@ import { CallIds } from "../../src/wire/call_ids.ts";
 import { type Compression, TERMINATOR } from "../../src/protocol/messages.ts";
 import { runPython } from "../interop/python.ts";
 import { concat } from "../helpers.ts";
+import { encode } from "../test_deps.ts";
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -289,4 +290,16 @@ test("codec: an answer's parts are the bytes of the whole answer", async () => {
   assert.equal(codec.encodeResult(200, "é", 1), undefined);
   assert.equal(codec.encodeResult(200, "z".repeat(256), 1), undefined);
   assert.equal((await Codec.create({ debug: true })).encodeResult(200, "1", 1), undefined);
+});
+
+test("MessageDecoder: a call over 1 MiB is weighed whole before it is decoded, as any message", async () => {
+  // 1 MiB of empty arrays decodes to some 64 MiB: over the budget for a 1.5 MiB limit.
+  const codec = await Codec.create({ maxMessageSize: 1.5 * 1024 * 1024 });
+  const empties = new Uint8Array(5 + 1_048_560).fill(0x90);
+  empties.set([0xdd, 0x00, 0x0f, 0xff, 0xf0]); // array 32 of 1,048,560 items
+  const head = encode({ MPRPC: "0.1", ID: "1", METHOD: "f", RETURN: true });
+  head[0] += 1; // one field more: ARGS, appended
+  const payload = concat([head, encode("ARGS"), empties]);
+  const batches = ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec));
+  await assert.rejects(Array.fromAsync(batches), /would decode to about/);
 });

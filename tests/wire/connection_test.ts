@@ -88,6 +88,75 @@ test("connection: a burst past 8 KiB in one turn starts its first write before t
   await conn.close();
 });
 
+// A slow socket: a write stays in flight until released, and its bytes are read only then. It
+// counts the writes handed to its writer and not yet done (the stream queues them), and the most
+// there were at once.
+function slowSocket() {
+  const inFlight: (() => void)[] = [];
+  const written: Uint8Array[] = [];
+  let unfinished = 0;
+  let most = 0;
+  let closedWith = -1; // writes unfinished when the socket was closed
+  const stream = new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((done) => {
+        const slot = written.push(new Uint8Array(0)) - 1;
+        inFlight.push(() => (written[slot] = chunk.slice(), done()));
+      }),
+  });
+  const writable = {
+    getWriter() {
+      const writer = stream.getWriter();
+      return {
+        write(chunk: Uint8Array) {
+          most = Math.max(most, ++unfinished);
+          return writer.write(chunk).finally(() => unfinished--);
+        },
+      };
+    },
+  } as unknown as WritableStream<Uint8Array>;
+  const socket: Socket = {
+    readable: new ReadableStream(),
+    writable,
+    remoteAddress: "memory:0",
+    close: () => void (closedWith = closedWith === -1 ? unfinished : closedWith),
+  };
+  const release = () => inFlight.shift()?.();
+  return { socket, written, release, inFlight, most: () => most, closedWith: () => closedWith };
+}
+
+test("connection: an early write and the carrier's never overlap, and close waits for both", async () => {
+  const slow = slowSocket();
+  const conn = new Connection(slow.socket, await Codec.create());
+  const sent: unknown[] = [];
+  const send = () => {
+    const message = { MPRPC: "0.1", N: sent.length, PAD: "x".repeat(20) };
+    sent.push(message);
+    conn.send(message);
+  };
+  for (let i = 0; i < 300; i++) send(); // past 8 KiB: an early write
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  for (let i = 0; i < 300; i++) send(); // queued behind it
+  // Twice: a write ends, and answers come one turn after another while the carrier resumes, so
+  // that another early write starts in between.
+  for (let round = 0; round < 2; round++) {
+    slow.release();
+    for (let i = 0; i < 50; i++) send(), send(), await Promise.resolve();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const closing = conn.close();
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  assert.equal(slow.closedWith(), -1, "not closed while a write is in flight");
+  while (slow.inFlight.length > 0) {
+    slow.release();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  await closing;
+  assert.equal(slow.closedWith(), 0);
+  assert.equal(slow.most(), 1, "one write in flight at a time");
+  assert.deepEqual(slow.written.flatMap(frames), sent);
+});
+
 test("connection: inbound bytes come out as batches of decoded messages", async () => {
   const memory = memorySocket();
   const conn = new Connection(memory.socket, await Codec.create());

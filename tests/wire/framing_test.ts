@@ -139,16 +139,21 @@ test("joiner: a small buffer the socket is done with takes the next frames; one 
   const second = joiner.takeQueued()!;
   assert.notEqual(second.buffer, first.buffer);
   assert.equal(str(first), "a##PRO-END##");
-  joiner.written(); // the socket is done with `second`
+  joiner.written(first); // the end of an earlier write says nothing of `second`'s
+  joiner.push(bytes("x"));
+  const fourth = joiner.takeQueued()!;
+  assert.notEqual(fourth.buffer, second.buffer);
+  assert.equal(str(second), "b##PRO-END##");
+  joiner.written(fourth); // the socket is done with the last one taken
   joiner.push(bytes("cd"));
   const third = joiner.takeQueued()!;
-  assert.equal(third.buffer, second.buffer);
+  assert.equal(third.buffer, fourth.buffer);
   assert.equal(str(third), "cd##PRO-END##");
   // A big write's buffer is not kept: an idle connection holds little.
-  joiner.written();
+  joiner.written(third);
   joiner.push(new Uint8Array(4096));
   const big = joiner.takeQueued()!;
-  joiner.written();
+  joiner.written(big);
   joiner.push(bytes("e"));
   const after = joiner.takeQueued()!;
   assert.notEqual(after.buffer, big.buffer);

@@ -11,7 +11,7 @@ import {
 import { CallIds } from "../../src/wire/call_ids.ts";
 import { type Compression, TERMINATOR } from "../../src/protocol/messages.ts";
 import { runPython } from "../interop/python.ts";
-import { concat } from "../helpers.ts";
+import { collect, concat } from "../helpers.ts";
 import { encode } from "../test_deps.ts";
 
 const fixture = (name: string) => readFile(new URL(`../fixtures/${name}`, import.meta.url));
@@ -301,5 +301,5 @@ test("MessageDecoder: a call over 1 MiB is weighed whole before it is decoded, a
   head[0] += 1; // one field more: ARGS, appended
   const payload = concat([head, encode("ARGS"), empties]);
   const batches = ReadableStream.from([[payload]]).pipeThrough(new MessageDecoder(codec));
-  await assert.rejects(Array.fromAsync(batches), /would decode to about/);
+  await assert.rejects(collect(batches), /would decode to about/);
 });

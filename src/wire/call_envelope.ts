@@ -170,9 +170,20 @@ function isOneByte(type: number): boolean {
     type === 0x80 || type === 0x90;
 }
 
-// The value of a one-byte MessagePack item (fixint, nil, boolean, empty map or array), else
-// `undefined`. Containers are new each time: a handler may change its arguments.
-function oneByteValue(type: number): unknown {
+/**
+ * The value of the one-byte MessagePack item `type` (a fixint, nil, a boolean, an empty map or
+ * array), or `undefined` if it is none: what decoding that byte gives. Containers are new each
+ * time: whoever gets one may change it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { oneByteValue } from "./call_envelope.ts";
+ * assert.deepEqual([0x07, 0xff, 0xc0, 0xc3, 0x90].map(oneByteValue), [7, -1, null, true, []]);
+ * assert.equal(oneByteValue(0xcc), undefined); // a uint 8: two bytes
+ * ```
+ */
+export function oneByteValue(type: number): unknown {
   if (type < 0x80) return type;
   if (type >= 0xe0) return type - 0x100;
   if (type === 0xc0) return null;

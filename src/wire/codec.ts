@@ -26,7 +26,7 @@ import type { Stage } from "./pull_through.ts";
 import { Code, type Compression, type Message, VERSION } from "../protocol/messages.ts";
 import type { TraceCarrier } from "../protocol/call_message.ts";
 import type { CallIds } from "./call_ids.ts";
-import { CallEnvelopeReader } from "./call_envelope.ts";
+import { CallEnvelopeReader, oneByteValue } from "./call_envelope.ts";
 
 const STREAM_ITEM = Code.STREAM_ITEM;
 
@@ -350,14 +350,8 @@ export class Codec {
   // boolean: what many calls answer) is read here, with no view and no decoder. Past the envelope
   // the payload decodes as its last value does: what fails here fails the same in `decode`.
   #valueAt(payload: Uint8Array, at: number): unknown {
-    if (at === payload.length - 1) {
-      const type = payload[at];
-      if (type < 0x80) return type;
-      if (type >= 0xe0) return type - 0x100;
-      if (type === 0xc0) return null;
-      if (type === 0xc2 || type === 0xc3) return type === 0xc3;
-    }
-    return this.#deserialize(payload.subarray(at));
+    const value = at === payload.length - 1 ? oneByteValue(payload[at]) : undefined;
+    return value !== undefined ? value : this.#deserialize(payload.subarray(at));
   }
 
   // The encoding of the map `field` (a few keys: a one-byte header) without its header and its

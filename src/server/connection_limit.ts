@@ -84,16 +84,11 @@ export class ConnectionLimit {
 
 async function answer(socket: Socket, codec: Codec): Promise<void> {
   const conn = new Connection(socket, codec);
-  // A peer that does not take even these few bytes (one that stalls a TLS handshake) is cut off.
-  const stalled = setTimeout(() => conn.abort(), STALLED);
   try {
     await conn.send({ MPRPC: VERSION, CODE: Code.UNAVAILABLE });
   } catch {
     // The peer is already gone.
   }
-  try {
-    await conn.close();
-  } finally {
-    clearTimeout(stalled);
-  }
+  // A peer that does not take even these few bytes (one that stalls a TLS handshake) is cut off.
+  await conn.close(STALLED);
 }

@@ -111,6 +111,10 @@ function scrubTerminator(text: string): string {
   return text.replaceAll("##PRO-END##", "##PRO-END#\\#");
 }
 
+// How long a connection being ended (an error, the idle timeout, its peer gone) may take to send
+// its last answers: a peer that stopped reading would otherwise hold the session for ever.
+const CLOSE_GRACE = 10_000;
+
 // The most bytes one message may have before the client has logged in.
 const ANONYMOUS_MESSAGE_SIZE = 64 * 1024;
 
@@ -212,7 +216,7 @@ export class Session {
       // Every call still running learns that its caller is gone.
       const gone = new RpcUnavailableException("the client's connection closed");
       for (const call of [...this.#inflight.values()]) if (call.attached) this.#stop(call, gone);
-      await this.#conn.close();
+      await this.#conn.close(CLOSE_GRACE);
       this.#access("close", {});
     }
   }
@@ -331,7 +335,7 @@ export class Session {
     this.#failed = true;
     const { CODE, ...fields } = await redirect(username, password, this.#conn.remoteAddress, delay);
     await this.#sendCode(Number(CODE), fields);
-    await this.#conn.close();
+    await this.#conn.close(CLOSE_GRACE);
   }
 
   // When this connection's login may be checked: at once (0), after a wait (failed logins from
@@ -352,7 +356,9 @@ export class Session {
     if (wait === undefined && redirected) {
       this.#failed = true;
       const MESSAGE = "too many failed logins from this address: try again later";
-      void this.#sendCode(Code.BROKER_REFUSED, { MESSAGE }).then(() => this.#conn.close());
+      void this.#sendCode(Code.BROKER_REFUSED, { MESSAGE }).then(() =>
+        this.#conn.close(CLOSE_GRACE)
+      );
       return undefined;
     }
     if (wait === undefined) return void this.#fail(Code.LOGIN_ERROR);
@@ -626,7 +632,7 @@ export class Session {
     if (this.#failed) return;
     this.#failed = true;
     await this.#sendCode(code);
-    await this.#conn.close();
+    await this.#conn.close(CLOSE_GRACE);
   }
 
   // An access-log record (`accessLog: true`), with the connection's peer and user.

@@ -22,6 +22,7 @@ import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
 import { callMessage, type OutgoingCall } from "./codec.ts";
 import type { CallIds } from "./call_ids.ts";
+import { timer } from "../util/timers.ts";
 
 function unencodable(cause: unknown): ResultLimitError {
   return new ResultLimitError(`the message cannot be encoded: ${cause}`, { cause });
@@ -90,6 +91,7 @@ export class Connection {
   readonly #bytes?: WireBytes;
   readonly #ids?: CallIds;
   #open = true;
+  #aborted = false;
   // Settles once the last compressed message is queued (or failed). Compressing runs
   // concurrently (node:zlib and @napi-rs/lzma on the thread pool) and may finish out of order,
   // but messages are queued in the order they were sent: a CANCEL must not pass its call.
@@ -259,7 +261,8 @@ export class Connection {
     head?: Uint8Array,
   ): Promise<void> | undefined {
     if (!this.#length32) assertFramable(payload);
-    if (!this.#open) throw new RpcUnavailableException("connection is closed");
+    // Not `#open`: a message sent before close() may finish compressing after it, and still goes.
+    if (this.#aborted) throw new RpcUnavailableException("connection is closed");
     onQueued?.(payload.length + (head?.length ?? 0));
     const wait = this.#joiner.push(payload, head);
     if (this.#carrying === undefined) this.#carrying = this.#carry();
@@ -324,17 +327,37 @@ export class Connection {
     this.#splitter.useLength32();
   }
 
-  /** Sends what is queued, then closes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Sends what is queued (messages still compressing included), then closes the socket; nothing
+   * more can be sent. With `grace`, a peer that has not taken it all within `grace` ms (one that
+   * stopped reading) is cut off: {@linkcode abort}.
+   */
+  async close(grace?: number): Promise<void> {
     this.#open = false;
+    const sent = this.#sendQueued();
+    if (grace === undefined) await sent;
+    else {
+      let stalled: ReturnType<typeof setTimeout> | undefined;
+      // Not waiting for `sent` after the cut: a socket need not fail its write when closed.
+      const cutOff = new Promise<void>((resolve) => {
+        stalled = timer(() => resolve(this.abort()), grace);
+      });
+      await Promise.race([sent, cutOff]).finally(() => clearTimeout(stalled));
+    }
+    this.#socket.close();
+  }
+
+  // What is queued, and what is still compressing, handed to the socket.
+  async #sendQueued(): Promise<void> {
+    await this.#compressing;
     this.#joiner.close();
     await this.#carrying;
-    this.#socket.close();
   }
 
   /** Closes the socket at once, dropping anything queued. */
   abort(): void {
     this.#open = false;
+    this.#aborted = true;
     this.#joiner.abort();
     this.#socket.close();
   }

@@ -151,6 +151,34 @@ test("idle timeout: 504 and close after TIMEOUT seconds without a write; pings k
   }
 });
 
+test("idle timeout: a client that stops reading is cut off 10 s after its 504, not held for ever", async () => {
+  const realTimeout = globalThis.setTimeout; // to fail, not hang, if the session is never closed
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  const logger = new LogRecorder();
+  const answered = deferred();
+  const setup = (server: Server) =>
+    server.registerFunction(function big() {
+      answered.resolve();
+      return new Uint8Array(16 * 1024 * 1024); // more than the sockets' buffers hold
+    });
+  try {
+    await withClient({ timeout: 1, accessLog: true, logger }, setup, async (client) => {
+      await client.call("b", "big"); // and never reads: the answer's write stalls
+      await answered.promise;
+      const closed = logger.next("close");
+      await clock.tickAsync(1000); // idle: the 504 is queued behind the stalled answer
+      await clock.tickAsync(10_000);
+      const outcome = await Promise.race([
+        closed.then(() => "closed"),
+        new Promise((resolve) => realTimeout(() => resolve("still open"), 5000)),
+      ]);
+      assert.equal(outcome, "closed");
+    });
+  } finally {
+    clock.uninstall();
+  }
+});
+
 test("calls: answers come in completion order; a slow call delays no other", async () => {
   const gate = deferred();
   const setup = (server: Server) => {

@@ -5,7 +5,7 @@ import { Codec } from "../../src/wire/codec.ts";
 import { CallIds } from "../../src/wire/call_ids.ts";
 import { Connection } from "../../src/wire/connection.ts";
 import type { Socket } from "../../src/platform/transport.ts";
-import { decode, encode } from "../test_deps.ts";
+import { decode, encode, installFakeClock } from "../test_deps.ts";
 import { deferred, TERM } from "../helpers.ts";
 
 // An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote (copies: a
@@ -155,6 +155,42 @@ test("connection: an early write and the carrier's never overlap, and close wait
   assert.equal(slow.closedWith(), 0);
   assert.equal(slow.most(), 1, "one write in flight at a time");
   assert.deepEqual(slow.written.flatMap(frames), sent);
+});
+
+test("connection: close sends a message still compressing when it was called", async () => {
+  const memory = memorySocket();
+  const codec = await Codec.create({ compression: "zlib" });
+  const conn = new Connection(memory.socket, codec);
+  const sending = conn.send({ MPRPC: "0.1", N: 1 }); // not awaited: close comes first
+  await conn.close();
+  await sending;
+  const received = new Connection(
+    { ...memorySocket().socket, readable: ReadableStream.from(memory.writes) },
+    codec,
+  );
+  const { value } = await received.messages.getReader().read();
+  assert.deepEqual(value?.messages, [{ MPRPC: "0.1", N: 1 }]);
+  assert.throws(() => conn.send({ MPRPC: "0.1", N: 2 }), RpcUnavailableException);
+});
+
+test("connection: close with a grace period cuts off a peer that takes nothing", async () => {
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout"] });
+  try {
+    const slow = slowSocket();
+    const conn = new Connection(slow.socket, await Codec.create());
+    conn.send({ MPRPC: "0.1", N: 1 }); // its write never ends
+    await clock.tickAsync(0);
+    let closed = false;
+    const closing = conn.close(2000).then(() => closed = true);
+    await clock.tickAsync(1999);
+    assert.equal(closed, false, "the peer gets its grace period");
+    await clock.tickAsync(1);
+    await closing;
+    assert.equal(slow.closedWith(), 1, "closed with the write still unfinished: cut off");
+    assert.equal(conn.open, false);
+  } finally {
+    clock.uninstall();
+  }
 });
 
 test("connection: inbound bytes come out as batches of decoded messages", async () => {

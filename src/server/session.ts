@@ -372,12 +372,16 @@ export class Session {
     });
   }
 
-  // The idle clock runs from the last write; a connection with calls running is never idle.
+  // The idle clock runs from the last write; a connection with calls running is never idle,
+  // unless its socket has been writing for `timeout` without a write ending: its peer stopped
+  // reading (its calls may be waiting for their answers to be taken: they would never end).
   #armIdleTimer(timeout: number): void {
     const check = () => {
       const idle = Date.now() - this.#conn.lastWrite;
-      if (this.#inflight.size > 0 || idle < timeout) {
-        this.#timer = timer(check, this.#inflight.size > 0 ? timeout : timeout - idle);
+      const writing = this.#conn.writing;
+      if (idle < timeout || (this.#inflight.size > 0 && !writing)) {
+        const next = this.#inflight.size > 0 && !writing ? timeout : timeout - idle;
+        this.#timer = timer(check, next);
         return;
       }
       this.#access("idle timeout", {});
@@ -631,7 +635,9 @@ export class Session {
   async #fail(code: number): Promise<void> {
     if (this.#failed) return;
     this.#failed = true;
-    await this.#sendCode(code);
+    // Not awaited: behind a backlog of answers the peer does not read, the send would wait for
+    // ever. close() sends what is queued, this last, within its grace period.
+    void this.#sendCode(code);
     await this.#conn.close(CLOSE_GRACE);
   }
 

@@ -63,6 +63,9 @@ function counted<O>(stage: Stage<Uint8Array, O>, bytes: WireBytes): Stage<Uint8A
 // Frames queued within one turn past this many bytes are written before the turn ends (once a
 // turn at most: the next write waits for that one).
 const EARLY_WRITE = 8 * 1024;
+// The most bytes handed to the socket at once: the end of each write restarts the idle clock, so
+// that a big answer to a slow peer that reads is not taken for a peer that stopped reading.
+const MAX_WRITE = 4 * 1024 * 1024;
 
 /** A framed, encoded message channel over one socket. */
 export class Connection {
@@ -71,8 +74,8 @@ export class Connection {
   /** `host:port` of the peer. */
   readonly remoteAddress: string;
   /**
-   * `Date.now()` when a socket write last started or ended (the idle timeout counts from it): read
-   * per write, not per message.
+   * `Date.now()` when a socket write last started or ended (the idle timeout counts from it; a big
+   * write ends every 4 MiB): read per write, not per message.
    */
   lastWrite: number = Date.now();
 
@@ -305,7 +308,8 @@ export class Connection {
   #write(chunk: Uint8Array): Promise<void> {
     this.lastWrite = Date.now();
     const writer = this.#writer ??= this.#socket.writable.getWriter();
-    const writing = writer.write(chunk).then(() => {
+    const written = chunk.length > MAX_WRITE ? this.#inSlices(writer, chunk) : writer.write(chunk);
+    const writing = written.then(() => {
       // The protocol's idle clock runs from the last write: its end too, for a long one.
       this.lastWrite = Date.now();
       this.#writing = undefined;
@@ -314,6 +318,19 @@ export class Connection {
     });
     this.#writing = writing;
     return writing;
+  }
+
+  // Writes `chunk` MAX_WRITE bytes at a time (the first at once), restarting the idle clock.
+  async #inSlices(writer: WritableStreamDefaultWriter<Uint8Array>, chunk: Uint8Array) {
+    for (let at = 0; at < chunk.length; at += MAX_WRITE) {
+      await writer.write(chunk.subarray(at, at + MAX_WRITE));
+      this.lastWrite = Date.now();
+    }
+  }
+
+  /** Whether a socket write is in flight: the peer has not yet taken all that was handed to it. */
+  get writing(): boolean {
+    return this.#writing !== undefined;
   }
 
   /**

@@ -179,6 +179,38 @@ test("idle timeout: a client that stops reading is cut off 10 s after its 504, n
   }
 });
 
+test("idle timeout: a client that stops reading is timed out even while its calls wait to be answered", async () => {
+  const realTimeout = globalThis.setTimeout; // to fail, not hang, if the session is never closed
+  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+  const logger = new LogRecorder();
+  let calls = 0;
+  const answered = deferred();
+  const setup = (server: Server) =>
+    server.registerFunction(function big() {
+      if (++calls === 2) answered.resolve();
+      return new Uint8Array(16 * 1024 * 1024);
+    });
+  try {
+    await withClient({ timeout: 1, accessLog: true, logger }, setup, async (client) => {
+      // The first answer's write stalls; the second waits behind it, its call not over.
+      await client.call("1", "big");
+      await client.call("2", "big");
+      await answered.promise;
+      const closed = logger.next("close");
+      await clock.tickAsync(1000);
+      await clock.tickAsync(10_000);
+      const outcome = await Promise.race([
+        closed.then(() => "closed"),
+        new Promise((resolve) => realTimeout(() => resolve("still open"), 5000)),
+      ]);
+      assert.equal(outcome, "closed");
+      assert.ok(logger.records.some((record) => record.event === "idle timeout"));
+    });
+  } finally {
+    clock.uninstall();
+  }
+});
+
 test("calls: answers come in completion order; a slow call delays no other", async () => {
   const gate = deferred();
   const setup = (server: Server) => {

@@ -6,7 +6,7 @@ import { CallIds } from "../../src/wire/call_ids.ts";
 import { Connection } from "../../src/wire/connection.ts";
 import type { Socket } from "../../src/platform/transport.ts";
 import { decode, encode, installFakeClock } from "../test_deps.ts";
-import { deferred, TERM } from "../helpers.ts";
+import { concat, deferred, TERM } from "../helpers.ts";
 
 // An in-memory socket: `incoming` feeds the connection, `writes` records what it wrote (copies: a
 // socket's writer may reuse a buffer once its write is done).
@@ -188,6 +188,37 @@ test("connection: close with a grace period cuts off a peer that takes nothing",
     await closing;
     assert.equal(slow.closedWith(), 1, "closed with the write still unfinished: cut off");
     assert.equal(conn.open, false);
+  } finally {
+    clock.uninstall();
+  }
+});
+
+test("connection: a big write goes 4 MiB at a time, each part's end restarting the idle clock", async () => {
+  const clock = installFakeClock({ toFake: ["Date"] });
+  try {
+    const slow = slowSocket();
+    const conn = new Connection(slow.socket, await Codec.create());
+    const message = { MPRPC: "0.1", DATA: new Uint8Array(9 * 1024 * 1024).fill(7) };
+    conn.send(message);
+    // The turns a part's end takes to reach the connection, and the next part the socket.
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+    };
+    await settle();
+    const stamps: number[] = [];
+    while (slow.inFlight.length > 0) {
+      clock.tick(1000); // a slow peer: a second a part
+      slow.release();
+      await settle();
+      stamps.push(conn.lastWrite);
+    }
+    const parts = slow.written.map((part) => part.length);
+    assert.deepEqual(parts.slice(0, 2), [4 * 1024 * 1024, 4 * 1024 * 1024]);
+    assert.equal(parts.length, 3);
+    assert.deepEqual(stamps, [1000, 2000, 3000], "each part's end is a write");
+    assert.equal(conn.writing, false);
+    assert.deepEqual(frames(concat(slow.written)), [message]);
+    await conn.close();
   } finally {
     clock.uninstall();
   }

@@ -64,7 +64,7 @@ export class CallEnvelopeReader {
   readonly #decodeLast: (bytes: Uint8Array) => unknown;
   #method = "";
   #methodBytes = new Uint8Array(0);
-  // Where the value #items read ends.
+  // Where the value #scalar or #items read ends.
   #end = 0;
 
   /**
@@ -87,43 +87,40 @@ export class CallEnvelopeReader {
       if (key === undefined) return undefined;
       at += 1 + keyLength;
       const type = payload[at];
-      const text = textStart(payload, at);
-      let value: unknown;
-      if (text !== -1) {
-        const end = text + stringLength(payload, at);
-        value = end <= payload.length ? this.#text(payload, text, end, key) : undefined;
-        at = end;
-      } else if (isOneByte(type)) {
-        value = oneByteValue(type);
-        at += 1;
+      let value = this.#scalar(payload, at, key);
+      if (value !== undefined) {
+        at = this.#end;
       } else if (type > 0x90 && type <= 0x9f && (value = this.#items(payload, at)) !== undefined) {
         at = this.#end;
       } else if (field === fields) {
         value = this.#decoded(payload, at);
         at = payload.length;
-      } else return undefined;
+      }
       if (value === undefined) return undefined;
       message[key] = value;
     }
     return at === payload.length ? message : undefined;
   }
 
+  // The one-byte value or short ASCII string at `at` (of the field `key`, if a field), else
+  // `undefined`; `#end` is then where it ends.
+  #scalar(payload: Uint8Array, at: number, key?: string): unknown {
+    const text = textStart(payload, at);
+    if (text === -1) {
+      this.#end = at + 1;
+      return oneByteValue(payload[at]);
+    }
+    const end = this.#end = text + stringLength(payload, at);
+    return end <= payload.length ? this.#text(payload, text, end, key) : undefined;
+  }
+
   // The array at `at` (a fixarray) if its items are one-byte values and short ASCII strings, as
   // the arguments of many calls are; `#end` is then where it ends.
   #items(payload: Uint8Array, at: number): unknown[] | undefined {
     const items = new Array(payload[at++] & 0x0f);
-    for (let i = 0; i < items.length; i++) {
-      const type = payload[at];
-      const text = textStart(payload, at);
-      if (text !== -1) {
-        at = text + stringLength(payload, at);
-        if (at > payload.length) return undefined;
-        items[i] = ascii(payload, text, at);
-        if (items[i] === undefined) return undefined;
-      } else if (isOneByte(type)) {
-        items[i] = oneByteValue(type);
-        at += 1;
-      } else return undefined;
+    for (let i = 0; i < items.length; i++, at = this.#end) {
+      items[i] = this.#scalar(payload, at);
+      if (items[i] === undefined) return undefined;
     }
     this.#end = at;
     return items;
@@ -139,7 +136,7 @@ export class CallEnvelopeReader {
   }
 
   // The string payload[from, to) of the field `key`; `undefined` unless it is ASCII.
-  #text(payload: Uint8Array, from: number, to: number, key: string): string | undefined {
+  #text(payload: Uint8Array, from: number, to: number, key?: string): string | undefined {
     if (key !== "METHOD") return ascii(payload, from, to);
     if (sameBytes(this.#methodBytes, payload, from, to)) return this.#method;
     const method = ascii(payload, from, to);
@@ -163,11 +160,6 @@ function textStart(payload: Uint8Array, at: number): number {
 function stringLength(payload: Uint8Array, at: number): number {
   const type = payload[at];
   return type === 0xd9 ? payload[at + 1] : type & 0x1f;
-}
-
-function isOneByte(type: number): boolean {
-  return type < 0x80 || type >= 0xe0 || type === 0xc0 || type === 0xc2 || type === 0xc3 ||
-    type === 0x80 || type === 0x90;
 }
 
 /**

@@ -378,10 +378,9 @@ export class Session {
   #armIdleTimer(timeout: number): void {
     const check = () => {
       const idle = Date.now() - this.#conn.lastWrite;
-      const writing = this.#conn.writing;
-      if (idle < timeout || (this.#inflight.size > 0 && !writing)) {
-        const next = this.#inflight.size > 0 && !writing ? timeout : timeout - idle;
-        this.#timer = timer(check, next);
+      const busy = this.#inflight.size > 0 && !this.#conn.writing;
+      if (busy || idle < timeout) {
+        this.#timer = timer(check, busy ? timeout : timeout - idle);
         return;
       }
       this.#access("idle timeout", {});

@@ -270,8 +270,9 @@ export class Codec {
   /**
    * The answer `{ MPRPC: "0.1", CODE: code, MESSAGE: { ID: id, RESULT: result } }` in two parts,
    * or `undefined` when this codec compresses or speaks JSON, `id` is not ASCII of at most 255
-   * characters, or `result` is `undefined`. The envelope is made once per code, `ID` is written byte by byte, and only
-   * `result` is encoded, unless it is one byte (a small integer, nil, a boolean: written too).
+   * characters, or `result` is `undefined`. The envelope is made once per code, `ID` is written
+   * byte by byte, and only `result` is encoded, unless it is one byte (a small integer, nil, a
+   * boolean: written too).
    */
   encodeResult(code: number, id: string, result: unknown): PayloadParts | undefined {
     const head = this.answerHead(code);

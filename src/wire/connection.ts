@@ -12,7 +12,14 @@
  *
  * @module
  */
-import { type Codec, type MessageBatch, messageDecoding } from "./codec.ts";
+import {
+  callMessage,
+  type Codec,
+  type MessageBatch,
+  messageDecoding,
+  type OutgoingCall,
+  type PayloadParts,
+} from "./codec.ts";
 import { ResultLimitError, RpcUnavailableException } from "../protocol/errors.ts";
 import { FrameJoiner } from "./frame_joiner.ts";
 import { Splitting } from "./frame_splitter.ts";
@@ -20,7 +27,6 @@ import { chain, pullThrough, type Stage } from "./pull_through.ts";
 import { assertFramable } from "./terminator.ts";
 import type { Socket } from "../platform/transport.ts";
 import { type Message, VERSION } from "../protocol/messages.ts";
-import { callMessage, type OutgoingCall } from "./codec.ts";
 import type { CallIds } from "./call_ids.ts";
 import { timer } from "../util/timers.ts";
 
@@ -193,10 +199,7 @@ export class Connection {
       throw unencodable(cause);
     }
     if (!parts) return this.sendAnswer(code, { ID: id, RESULT: result }, onQueued);
-    // The head ends with the key "RESULT", whose last byte, "T", is not in the terminator: a
-    // terminator cannot straddle it and the value, so checking each is checking the payload.
-    if (!this.#length32) assertFramable(parts.head);
-    return this.#queue(parts.value, onQueued, parts.head);
+    return this.#queueParts(parts, onQueued);
   }
 
   /**
@@ -240,10 +243,18 @@ export class Connection {
       throw unencodable(cause);
     }
     if (!parts) return this.send(callMessage(call, ids));
-    // The head ends with the key "ARGS", whose last byte, "S", is not in the terminator: a
-    // terminator cannot straddle it and `args`, so checking each is checking the payload.
+    return this.#queueParts(parts);
+  }
+
+  // Queues a payload the codec made in two parts (Codec.encodeCall, Codec.encodeResult). The head
+  // ends with the key "ARGS" or "RESULT", whose last byte is not in the terminator: a terminator
+  // cannot straddle the parts, so checking each is checking the payload.
+  #queueParts(
+    parts: PayloadParts,
+    onQueued?: (bytes: number) => void,
+  ): Promise<void> | undefined {
     if (!this.#length32) assertFramable(parts.head);
-    return this.#queue(parts.value, undefined, parts.head);
+    return this.#queue(parts.value, onQueued, parts.head);
   }
 
   // The payload of `value` (see Codec.encode: synchronous without compression). Throws
@@ -357,7 +368,10 @@ export class Connection {
       let stalled: ReturnType<typeof setTimeout> | undefined;
       // Not waiting for `sent` after the cut: a socket need not fail its write when closed.
       const cutOff = new Promise<void>((resolve) => {
-        stalled = timer(() => resolve(this.abort()), grace);
+        stalled = timer(() => {
+          this.abort();
+          resolve();
+        }, grace);
       });
       await Promise.race([sent, cutOff]).finally(() => clearTimeout(stalled));
     }

@@ -151,64 +151,49 @@ test("idle timeout: 504 and close after TIMEOUT seconds without a write; pings k
   }
 });
 
-test("idle timeout: a client that stops reading is cut off 10 s after its 504, not held for ever", async () => {
-  const realTimeout = globalThis.setTimeout; // to fail, not hang, if the session is never closed
+// A client that logs in (idle timeout 1 s), calls big() `calls` times, each answer 16 MiB (more
+// than the sockets' buffers hold), and never reads: the first answer's write stalls, and a
+// second one waits behind it, its call not over. Then 1 s passes (the idle timeout: the 504 is
+// queued behind them), and 10 s (the grace to take it), in fake time. Whether the server closed
+// the session by then ("still open" after 5 real seconds: fails, not hangs), and its log.
+async function stopsReading(calls: number): Promise<{ outcome: unknown; logger: LogRecorder }> {
+  const realTimeout = globalThis.setTimeout;
   const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
   const logger = new LogRecorder();
+  let made = 0;
   const answered = deferred();
   const setup = (server: Server) =>
     server.registerFunction(function big() {
-      answered.resolve();
-      return new Uint8Array(16 * 1024 * 1024); // more than the sockets' buffers hold
-    });
-  try {
-    await withClient({ timeout: 1, accessLog: true, logger }, setup, async (client) => {
-      await client.call("b", "big"); // and never reads: the answer's write stalls
-      await answered.promise;
-      const closed = logger.next("close");
-      await clock.tickAsync(1000); // idle: the 504 is queued behind the stalled answer
-      await clock.tickAsync(10_000);
-      const outcome = await Promise.race([
-        closed.then(() => "closed"),
-        new Promise((resolve) => realTimeout(() => resolve("still open"), 5000)),
-      ]);
-      assert.equal(outcome, "closed");
-    });
-  } finally {
-    clock.uninstall();
-  }
-});
-
-test("idle timeout: a client that stops reading is timed out even while its calls wait to be answered", async () => {
-  const realTimeout = globalThis.setTimeout; // to fail, not hang, if the session is never closed
-  const clock = installFakeClock({ toFake: ["setTimeout", "clearTimeout", "Date"] });
-  const logger = new LogRecorder();
-  let calls = 0;
-  const answered = deferred();
-  const setup = (server: Server) =>
-    server.registerFunction(function big() {
-      if (++calls === 2) answered.resolve();
+      if (++made === calls) answered.resolve();
       return new Uint8Array(16 * 1024 * 1024);
     });
   try {
+    let outcome: unknown;
     await withClient({ timeout: 1, accessLog: true, logger }, setup, async (client) => {
-      // The first answer's write stalls; the second waits behind it, its call not over.
-      await client.call("1", "big");
-      await client.call("2", "big");
+      for (let i = 0; i < calls; i++) await client.call(String(i), "big");
       await answered.promise;
       const closed = logger.next("close");
       await clock.tickAsync(1000);
       await clock.tickAsync(10_000);
-      const outcome = await Promise.race([
+      outcome = await Promise.race([
         closed.then(() => "closed"),
         new Promise((resolve) => realTimeout(() => resolve("still open"), 5000)),
       ]);
-      assert.equal(outcome, "closed");
-      assert.ok(logger.records.some((record) => record.event === "idle timeout"));
     });
+    return { outcome, logger };
   } finally {
     clock.uninstall();
   }
+}
+
+test("idle timeout: a client that stops reading is cut off 10 s after its 504, not held for ever", async () => {
+  assert.equal((await stopsReading(1)).outcome, "closed");
+});
+
+test("idle timeout: a client that stops reading is timed out even while its calls wait to be answered", async () => {
+  const { outcome, logger } = await stopsReading(2);
+  assert.equal(outcome, "closed");
+  assert.ok(logger.records.some((record) => record.event === "idle timeout"));
 });
 
 test("calls: answers come in completion order; a slow call delays no other", async () => {
